@@ -1,0 +1,293 @@
+"""The objects every backend returns: jobs, events, checkpoints, endpoints, specs.
+
+They are the same whatever the provider; each keeps the provider's raw status and raw
+payload so nothing the provider said is lost in normalization.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = [
+    "Capability",
+    "Checkpoint",
+    "EndpointState",
+    "FineTuneSpec",
+    "Job",
+    "JobErrorInfo",
+    "JobEvent",
+    "JobStatus",
+    "Method",
+    "MetricPoint",
+    "ModelEndpoint",
+    "RemoteFile",
+    "RenderedDataset",
+    "WandbConfig",
+]
+
+Method = Literal["lora", "full", "qlora", "dpo-lora", "dpo-full"]
+
+
+class JobStatus(str, enum.Enum):
+    """Normalized job status, the same for every provider."""
+
+    VALIDATING = "validating"
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLING = "cancelling"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the job will not change any more."""
+        return self in _TERMINAL
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DELETED}
+)
+
+
+class EndpointState(str, enum.Enum):
+    """Lifecycle of a callable model: a succeeded job is not yet a callable model everywhere."""
+
+    NOT_DEPLOYED = "not_deployed"
+    DEPLOYING = "deploying"
+    READY = "ready"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Capability(str, enum.Enum):
+    """What a backend can do; adapters declare theirs as a frozenset."""
+
+    LORA = "lora"
+    FULL = "full"
+    QLORA = "qlora"
+    DPO = "dpo"
+    ESTIMATE_API = "estimate_api"
+    CLIENT_JOB_ID = "client_job_id"
+    EVENTS = "events"
+    CHECKPOINTS = "checkpoints"
+    METRICS = "metrics"
+    DEPLOY = "deploy"
+    WANDB = "wandb"
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WandbConfig(_Model):
+    """Weights & Biases tracking, mapped to each provider's own integration.
+
+    The key comes from ``WANDB_API_KEY`` unless given; it is never logged or stored.
+    """
+
+    project: str
+    entity: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+
+
+class FineTuneSpec(_Model):
+    """A provider-neutral description of one fine-tuning job.
+
+    ``model`` is the provider's own id after catalog resolution; ``canonical_model``
+    the shared name when the catalog knows it.
+    """
+
+    model: str
+    canonical_model: str | None = None
+    method: Method = "lora"
+    epochs: int | Literal["auto"] | None = None
+    learning_rate: float | None = None
+    batch_size: int | Literal["auto", "max"] | None = None
+    lora_rank: int | None = None
+    lora_alpha: int | None = None
+    lora_dropout: float | None = None
+    suffix: str | None = None
+    seed: int | None = None
+    wandb: WandbConfig | None = None
+    provider_options: dict[str, Any] = Field(default_factory=dict)
+
+    def normalized(self) -> dict[str, Any]:
+        """The spec as a stable, secret-free dict (used for idempotency keys)."""
+        data = self.model_dump(mode="json", exclude={"wandb"})
+        if self.wandb is not None:
+            data["wandb"] = self.wandb.model_dump(mode="json", exclude={"api_key"})
+        return data
+
+
+class RenderedDataset(_Model):
+    """A dataset rendered to one provider's wire format, ready to upload."""
+
+    provider: str
+    path: Path
+    fingerprint: str
+    n_examples: int
+    n_bytes: int
+    format: str
+    validation_path: Path | None = None
+
+
+class RemoteFile(_Model):
+    """A file (OpenAI, Together) or dataset (Fireworks) stored at a provider."""
+
+    provider: str
+    id: str
+    fingerprint: str | None = None
+    n_bytes: int | None = None
+    status: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class JobErrorInfo(_Model):
+    """Why a job failed, as the provider said it."""
+
+    code: str | None = None
+    message: str
+    param: str | None = None
+
+
+class Job(_Model):
+    """A fine-tuning job, normalized across providers.
+
+    Attributes:
+        id: the provider's job id (for local jobs, the run id).
+        provider: ``openai``, ``together``, ``fireworks``, ``local`` or a plugin's name.
+        status: the normalized :class:`JobStatus`.
+        provider_status: the raw status string the provider returned.
+        raw: the provider's last payload, untouched.
+    """
+
+    id: str
+    provider: str
+    status: JobStatus
+    provider_status: str
+    base_model: str | None = None
+    fine_tuned_model: str | None = None
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    trained_tokens: int | None = None
+    progress: float | None = None
+    estimated_finish: datetime | None = None
+    error: JobErrorInfo | None = None
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    estimated_cost_usd: Decimal | None = None
+    actual_cost_usd: Decimal | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    idempotency_key: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when the job will not change any more."""
+        return self.status.is_terminal
+
+    def summary(self) -> dict[str, Any]:
+        """The job as the CLI's ``--json`` prints it (no raw payload)."""
+        return self.model_dump(mode="json", exclude={"raw"})
+
+
+class JobEvent(_Model):
+    """One event in a job's life (a status change, a log line, a metrics point)."""
+
+    id: str
+    job_id: str
+    created_at: datetime
+    level: Literal["info", "warning", "error"] = "info"
+    message: str
+    type: str | None = None
+    step: int | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class MetricPoint(_Model):
+    """Training metrics at one step."""
+
+    step: int
+    train_loss: float | None = None
+    eval_loss: float | None = None
+    learning_rate: float | None = None
+    tokens_per_second: float | None = None
+    epoch: float | None = None
+
+
+class Checkpoint(_Model):
+    """A saved checkpoint of a job."""
+
+    id: str
+    job_id: str
+    step: int | None = None
+    created_at: datetime | None = None
+    model: str | None = None
+    path: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class ModelEndpoint(_Model):
+    """How to call a fine-tuned model.
+
+    Attributes:
+        provider: the backend that trained it.
+        model: the id to pass as ``model=`` to an OpenAI-compatible client.
+        base_url: the OpenAI-compatible base URL (with its ``/v1``).
+        kind: ``serverless`` (OpenAI), ``dedicated`` (Together, Fireworks) or ``local``.
+        state: whether it can be called now.
+        hourly_usd: what a dedicated deployment costs per hour while it is up.
+    """
+
+    provider: str
+    model: str
+    base_url: str
+    kind: Literal["serverless", "dedicated", "local"]
+    state: EndpointState
+    deployment_id: str | None = None
+    hourly_usd: Decimal | None = None
+    adapter_path: Path | None = None
+    base_model: str | None = None
+    notes: tuple[str, ...] = ()
+    api_key: SecretStr | None = Field(default=None, repr=False, exclude=True)
+
+    def openai_client(self, **kwargs: Any) -> openai.OpenAI:
+        """A ready ``openai.OpenAI`` client pointed at this endpoint.
+
+        Needs the ``openai`` package (``pip install 'tuneport[hosted]'``).
+        """
+        try:
+            import openai
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            from tuneport._exceptions import ConfigError
+
+            raise ConfigError(
+                "endpoint.openai_client() needs the openai package: "
+                "pip install 'tuneport[hosted]'"
+            ) from exc
+        key = self.api_key.get_secret_value() if self.api_key else "not-needed"
+        return openai.OpenAI(base_url=self.base_url, api_key=key, **kwargs)

@@ -1,0 +1,116 @@
+"""The provider contract: what every backend (hosted or local) implements.
+
+Deliberately small, like an httpx transport: retries, the ledger, idempotency, waiting
+and rendering choices live in :class:`tuneport.Client`; an adapter only translates
+between tuneport's objects and one provider's API.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from tuneport._models import (
+    Capability,
+    Checkpoint,
+    FineTuneSpec,
+    Job,
+    JobEvent,
+    JobStatus,
+    MetricPoint,
+    ModelEndpoint,
+    RemoteFile,
+    RenderedDataset,
+)
+
+__all__ = ["Provider", "map_status"]
+
+
+def map_status(
+    status_map: Mapping[str, JobStatus], raw: str | None, *, provider: str
+) -> JobStatus:
+    """Map a raw provider status; an unmapped value becomes ``UNKNOWN`` with a warning."""
+    if raw is not None and raw in status_map:
+        return status_map[raw]
+    import warnings
+
+    warnings.warn(
+        f"{provider} returned a job status tuneport does not know: {raw!r}; "
+        "reported as 'unknown' (the raw value is kept in job.provider_status).",
+        UnknownStatusWarning,
+        stacklevel=2,
+    )
+    return JobStatus.UNKNOWN
+
+
+class UnknownStatusWarning(UserWarning):
+    """A provider returned a status value tuneport has no mapping for."""
+
+
+class Provider(abc.ABC):
+    """Base class of every backend.
+
+    Subclasses set ``name``, ``capabilities`` and ``STATUS_MAP`` and implement the
+    abstract methods. Optional operations raise ``UnsupportedFeatureError`` by default.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    STATUS_MAP: ClassVar[Mapping[str, JobStatus]] = {}
+
+    def normalize_status(self, raw: str | None) -> JobStatus:
+        """The normalized status for a raw one (``UNKNOWN`` with a warning if unmapped)."""
+        return map_status(self.STATUS_MAP, raw, provider=self.name)
+
+    @abc.abstractmethod
+    def upload(self, rendered: RenderedDataset) -> RemoteFile:
+        """Upload a rendered dataset; return once the provider has accepted the bytes."""
+
+    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
+        """Wait for provider-side file validation where the provider has it."""
+        return file
+
+    @abc.abstractmethod
+    def create_job(self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
+                   validation_file: RemoteFile | None = None) -> Job:
+        """Create a job; the key must travel to the provider so ``find_job`` can find it."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """The job's current state."""
+
+    @abc.abstractmethod
+    def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
+        """Jobs at the provider, newest first."""
+
+    @abc.abstractmethod
+    def cancel_job(self, job_id: str) -> Job:
+        """Ask the provider to cancel; returns the job as the provider then reports it."""
+
+    @abc.abstractmethod
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """Events of a job in chronological order, optionally only those after ``after``."""
+
+    @abc.abstractmethod
+    def endpoint(self, job: Job) -> ModelEndpoint:
+        """How to call the fine-tuned model (without creating anything)."""
+
+    @abc.abstractmethod
+    def find_job(self, idempotency_key: str) -> Job | None:
+        """The job created with this key, if any (adopt-before-retry)."""
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """Checkpoints of a job; empty where the provider has none."""
+        return []
+
+    def metrics(self, job_id: str) -> list[MetricPoint]:
+        """Training metrics of a job; empty where the provider has none."""
+        return []
+
+    def deploy(self, job: Job, **options: Any) -> ModelEndpoint:
+        """Create what is needed to call the model (dedicated deployments)."""
+        return self.endpoint(job)
+
+    def close(self) -> None:
+        """Release network clients."""
