@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from tuneport._models import (
     Capability,
@@ -24,7 +27,10 @@ from tuneport._models import (
     RenderedDataset,
 )
 
-__all__ = ["Provider", "map_status"]
+if TYPE_CHECKING:
+    from tuneport._config import ProviderSettings
+
+__all__ = ["Provider", "ProviderQuote", "map_status"]
 
 
 def map_status(
@@ -48,6 +54,24 @@ class UnknownStatusWarning(UserWarning):
     """A provider returned a status value tuneport has no mapping for."""
 
 
+class ProviderQuote(BaseModel):
+    """A price the provider itself computed for a job before it runs (its estimate API).
+
+    Attributes:
+        provider: the provider that answered.
+        total_usd: the provider's estimated training price, when it gave one.
+        billed_tokens: the tokens it will bill, when it said.
+        raw: the provider's answer, untouched.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str
+    total_usd: Decimal | None = None
+    billed_tokens: int | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
 class Provider(abc.ABC):
     """Base class of every backend.
 
@@ -58,6 +82,15 @@ class Provider(abc.ABC):
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     STATUS_MAP: ClassVar[Mapping[str, JobStatus]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> Self:
+        """Build the provider from its resolved settings (what the registry calls).
+
+        The default passes the settings as the one positional argument; adapters whose
+        constructor differs override this.
+        """
+        return cls(settings)  # type: ignore[call-arg]
 
     def normalize_status(self, raw: str | None) -> JobStatus:
         """The normalized status for a raw one (``UNKNOWN`` with a warning if unmapped)."""
@@ -112,5 +145,20 @@ class Provider(abc.ABC):
         """Create what is needed to call the model (dedicated deployments)."""
         return self.endpoint(job)
 
-    def close(self) -> None:
+    def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
+        """The provider's own price estimate for this file and spec (its estimate API)."""
+        from tuneport._exceptions import UnsupportedFeatureError
+
+        raise UnsupportedFeatureError(
+            f"{self.name} has no price-estimate API; use client.estimate(...) for a "
+            "catalog-based estimate instead."
+        )
+
+    def resume_job(self, job_id: str) -> Job:
+        """Resume an interrupted job from its last checkpoint (local backend)."""
+        from tuneport._exceptions import UnsupportedFeatureError
+
+        raise UnsupportedFeatureError(f"{self.name} cannot resume jobs.")
+
+    def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release network clients."""
