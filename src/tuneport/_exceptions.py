@@ -10,15 +10,15 @@ re-raised as one of these, chained with ``from`` so the original stays visible.
     ├── ConfigError                      bad or missing configuration (names the setting to fix)
     │   └── MissingCredentialsError      no API key: names the environment variable to set
     ├── DatasetError                     a dataset cannot be read at all (missing file, wrong type)
-    │   └── ValidationFailedError        the dataset has errors for the chosen target (.report)
+    │   └── ValidationFailedError        the dataset has errors for the target (.report)
     ├── CatalogError                     a catalog file is malformed or an override is invalid
     ├── UnknownModelError                a model name no catalog knows (.suggestions)
     ├── UnknownProviderError             a provider name no registry knows (.suggestions)
-    ├── UnsupportedFeatureError          the target cannot do what was asked (method, parameter)
+    ├── UnsupportedFeatureError          the target cannot do what was asked
     ├── DoesNotFitError                  a model does not fit the GPUs asked for (cost engine)
-    ├── ProviderError                    the provider answered with an error (.provider, .status_code)
+    ├── ProviderError                    the provider answered with an error (.status_code)
     │   ├── AuthenticationError          401/403 credentials rejected
-    │   ├── ProviderUnavailableError     the service no longer accepts this request (e.g. a wind-down)
+    │   ├── ProviderUnavailableError     the service no longer accepts this (e.g. a wind-down)
     │   ├── RateLimitError               429 after tuneport's own retries (.retry_after)
     │   ├── NotFoundError                the job, file or model does not exist there
     │   ├── ConflictError                409: the resource exists (used for adopt-before-retry)

@@ -37,7 +37,7 @@ __all__ = [
 Method = Literal["lora", "full", "qlora", "dpo-lora", "dpo-full"]
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     """Normalized job status, the same for every provider."""
 
     VALIDATING = "validating"
@@ -65,7 +65,7 @@ _TERMINAL = frozenset(
 )
 
 
-class EndpointState(str, enum.Enum):
+class EndpointState(enum.StrEnum):
     """Lifecycle of a callable model: a succeeded job is not yet a callable model everywhere."""
 
     NOT_DEPLOYED = "not_deployed"
@@ -77,7 +77,7 @@ class EndpointState(str, enum.Enum):
         return self.value
 
 
-class Capability(str, enum.Enum):
+class Capability(enum.StrEnum):
     """What a backend can do; adapters declare theirs as a frozenset."""
 
     LORA = "lora"

@@ -55,20 +55,22 @@ class UnknownStatusWarning(UserWarning):
 
 
 class ProviderQuote(BaseModel):
-    """A price the provider itself computed for a job before it runs (its estimate API).
+    """A price quote computed by the provider itself (Together estimate-price,
+    Fireworks ``:estimateCost``), as opposed to tuneport's catalog estimate.
 
-    Attributes:
-        provider: the provider that answered.
-        total_usd: the provider's estimated training price, when it gave one.
-        billed_tokens: the tokens it will bill, when it said.
-        raw: the provider's answer, untouched.
+    ``available`` is False when the provider declined to estimate (``reason`` says why);
+    ``train_tokens`` is the number of tokens it will bill for training.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     provider: str
+    available: bool = True
     total_usd: Decimal | None = None
-    billed_tokens: int | None = None
+    train_tokens: int | None = None
+    eval_tokens: int | None = None
+    allowed_to_proceed: bool | None = None
+    reason: str | None = None
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 
@@ -145,20 +147,19 @@ class Provider(abc.ABC):
         """Create what is needed to call the model (dedicated deployments)."""
         return self.endpoint(job)
 
-    def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
-        """The provider's own price estimate for this file and spec (its estimate API)."""
-        from tuneport._exceptions import UnsupportedFeatureError
-
-        raise UnsupportedFeatureError(
-            f"{self.name} has no price-estimate API; use client.estimate(...) for a "
-            "catalog-based estimate instead."
-        )
-
     def resume_job(self, job_id: str) -> Job:
         """Resume an interrupted job from its last checkpoint (local backend)."""
         from tuneport._exceptions import UnsupportedFeatureError
 
         raise UnsupportedFeatureError(f"{self.name} cannot resume jobs.")
+
+    def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
+        """Ask the provider to price a job on an uploaded file (``ESTIMATE_API`` capability)."""
+        from tuneport._exceptions import UnsupportedFeatureError
+
+        raise UnsupportedFeatureError(
+            f"{self.name} has no price-estimate API; use tuneport's catalog estimate instead."
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release network clients."""

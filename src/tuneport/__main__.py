@@ -1,0 +1,5 @@
+"""``python -m tuneport`` runs the CLI."""
+
+from tuneport.cli import main
+
+main()
