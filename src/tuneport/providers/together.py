@@ -1,0 +1,593 @@
+"""Together AI fine-tuning through the official ``together`` SDK (3.x).
+
+Routes (SDK 3.x, ``base_url`` *without* ``/v1``): ``POST /v1/files`` answers 302 with a
+presigned URL the SDK ``PUT``s the bytes to, then ``/v1/files/{id}/preprocess``; the file
+is validated server-side (``processing_status``) before a job may use it. Jobs live under
+``/v1/fine-tunes`` (create, retrieve, list, cancel, events, checkpoints, metrics,
+estimate-price).
+
+Idempotency: Together has no client job id or metadata, so a short hash of the key travels
+in the model ``suffix`` (``…-tp<12 hex>``); :meth:`find_job` looks for it in the suffix or
+output name of the listed jobs.
+
+Serving: LoRA fine-tunes need a dedicated endpoint (serverless LoRA is gone);
+:meth:`deploy` creates one through the documented ``/v1/endpoints`` route via the SDK's
+raw request method, and ``model=`` is then the endpoint's *name*.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+
+from pydantic import SecretStr
+
+from tuneport._exceptions import (
+    BadRequestError,
+    DatasetError,
+    TransportError,
+    UnsupportedFeatureError,
+)
+from tuneport._models import (
+    Capability,
+    Checkpoint,
+    EndpointState,
+    FineTuneSpec,
+    Job,
+    JobErrorInfo,
+    JobEvent,
+    JobStatus,
+    MetricPoint,
+    ModelEndpoint,
+    RemoteFile,
+    RenderedDataset,
+)
+from tuneport.providers import _hosted
+from tuneport.providers.base import Provider, ProviderQuote
+
+if TYPE_CHECKING:
+    import together as together_sdk
+
+    from tuneport._config import ProviderSettings
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_HARDWARE", "TogetherProvider"]
+
+DEFAULT_BASE_URL = "https://api.together.ai"
+DEFAULT_HARDWARE = "1x_nvidia_h100_80gb_sxm"
+SUFFIX_MAX = 40
+TOKEN_PREFIX = "tp"
+
+#: Every ``status`` of Together's ``FinetuneJobStatus`` plus the SDK's ``user_error``.
+STATUS_MAP: dict[str, JobStatus] = {
+    "pending": JobStatus.QUEUED,
+    "queued": JobStatus.QUEUED,
+    "running": JobStatus.RUNNING,
+    "compressing": JobStatus.RUNNING,
+    "uploading": JobStatus.RUNNING,
+    "cancel_requested": JobStatus.CANCELLING,
+    "cancelled": JobStatus.CANCELLED,
+    "error": JobStatus.FAILED,
+    "user_error": JobStatus.FAILED,
+    "completed": JobStatus.SUCCEEDED,
+}
+
+#: Dedicated endpoint ``state`` → endpoint lifecycle.
+ENDPOINT_STATES: dict[str, EndpointState] = {
+    "PENDING": EndpointState.DEPLOYING,
+    "STARTING": EndpointState.DEPLOYING,
+    "STARTED": EndpointState.READY,
+    "STOPPING": EndpointState.NOT_DEPLOYED,
+    "STOPPED": EndpointState.NOT_DEPLOYED,
+    "FAILED": EndpointState.FAILED,
+    "ERROR": EndpointState.FAILED,
+}
+
+_FILE_DONE = "COMPLETED"
+_FILE_FAILED = frozenset({"FAILED", "INVALID_FORMAT"})
+
+_LEVELS: dict[str, Literal["info", "warning", "error"]] = {
+    "info": "info", "warning": "warning", "error": "error",
+    "legacy_info": "info", "legacy_iwarning": "warning", "legacy_ierror": "error",
+}
+
+
+class TogetherProvider(Provider):
+    """Together AI's managed fine-tuning (LoRA, full, DPO) and dedicated endpoints.
+
+    Args:
+        api_key: the API key; falls back to ``TOGETHER_API_KEY``.
+        base_url: the API root *without* ``/v1`` (a trailing ``/v1`` is removed, since the
+            3.x SDK would otherwise call ``/v1/v1/…``).
+        timeout: seconds per request.
+        max_retries: the SDK's own retries for reads (creates always use 0).
+    """
+
+    name: ClassVar[str] = "together"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.LORA, Capability.FULL, Capability.DPO, Capability.ESTIMATE_API,
+         Capability.EVENTS, Capability.CHECKPOINTS, Capability.METRICS, Capability.DEPLOY,
+         Capability.WANDB}
+    )
+    STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int | None = None,
+        file_poll_interval: float = 1.0,
+        **_ignored: Any,
+    ) -> None:
+        import together
+
+        self._sdk = together
+        self._key = _hosted.require_key(self.name, api_key, "TOGETHER_API_KEY")
+        root = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        if root.endswith("/v1"):
+            root = root[: -len("/v1")]
+        self.base_url = root
+        self.file_poll_interval = file_poll_interval
+        self._client: together_sdk.Together = together.Together(
+            api_key=self._key.get_secret_value(), base_url=root, timeout=timeout, max_retries=0,
+        )
+        self._reader = (
+            self._client.with_options(max_retries=max_retries) if max_retries else self._client
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> Self:
+        """Build from a resolved ``tuneport._config.ProviderSettings``."""
+        return cls(
+            api_key=settings.api_key, base_url=settings.base_url,
+            timeout=settings.timeout, max_retries=settings.max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"TogetherProvider(base_url={self.base_url!r})"
+
+    @property
+    def inference_base_url(self) -> str:
+        """The OpenAI-compatible root for chat completions (with ``/v1``)."""
+        return f"{self.base_url}/v1"
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return _hosted.map_errors(
+            self.name, self._sdk, action, secrets=(self._key.get_secret_value(),)
+        )
+
+    # -- files ---------------------------------------------------------------------------
+
+    def upload(self, rendered: RenderedDataset) -> RemoteFile:
+        """Upload through the 302 presigned-URL flow, then ask Together to preprocess.
+
+        The SDK's own file check is skipped: tuneport has validated the data already.
+        """
+        with self._errors("uploading the training file"):
+            obj = self._client.files.upload(rendered.path, purpose="fine-tune", check=False)
+        return self._remote(obj.model_dump(mode="json", by_alias=True), rendered.fingerprint)
+
+    def _remote(self, raw: dict[str, Any], fingerprint: str | None) -> RemoteFile:
+        return RemoteFile(
+            provider=self.name, id=str(raw["id"]), fingerprint=fingerprint,
+            n_bytes=raw.get("bytes"), status=raw.get("processing_status"), raw=raw,
+        )
+
+    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
+        """Poll ``processing_status`` until ``COMPLETED``.
+
+        Raises:
+            DatasetError: Together rejected the file (its validation report is quoted).
+            TransportError: still not processed after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        current = file
+        while True:
+            if current.status == _FILE_DONE:
+                return current
+            if current.status in _FILE_FAILED:
+                report = current.raw.get("validation_report") or {}
+                detail = report.get("error") or current.status
+                raise DatasetError(
+                    f"together rejected the training file {current.id}: {detail}. Fix the data "
+                    "(tuneport validate FILE --provider together) and submit again."
+                )
+            if time.monotonic() >= deadline:
+                raise TransportError(
+                    f"file {current.id} was still {current.status} after {timeout:.0f}s; "
+                    "try again later or raise the timeout.",
+                    provider=self.name,
+                )
+            if current is not file or current.status is not None:
+                time.sleep(self.file_poll_interval)
+            with self._errors(f"reading file {file.id}"):
+                obj = self._reader.files.retrieve(file.id)
+            current = self._remote(obj.model_dump(mode="json", by_alias=True), file.fingerprint)
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def build_create_params(
+        self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
+        validation_file: RemoteFile | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``fine_tuning.create`` for a spec (no request is made).
+
+        Raises:
+            UnsupportedFeatureError: the spec asks for something Together does not offer.
+        """
+        kwargs: dict[str, Any] = {"training_file": file.id, "model": spec.model}
+        if spec.method == "qlora":
+            raise UnsupportedFeatureError(
+                "together does not support method='qlora'; use method='lora' (managed LoRA)."
+            )
+        lora = spec.method in ("lora", "dpo-lora")
+        kwargs["lora"] = lora
+        kwargs["training_method"] = "dpo" if spec.method.startswith("dpo") else "sft"
+        if lora:
+            if spec.lora_rank is not None:
+                kwargs["lora_r"] = spec.lora_rank
+            if spec.lora_alpha is not None:
+                kwargs["lora_alpha"] = spec.lora_alpha
+            if spec.lora_dropout is not None:
+                kwargs["lora_dropout"] = spec.lora_dropout
+        else:
+            for param in ("lora_rank", "lora_alpha", "lora_dropout"):
+                if getattr(spec, param) is not None:
+                    raise UnsupportedFeatureError(
+                        f"together does not support the hyperparameter {param} with "
+                        f"method={spec.method!r} (full fine-tuning has no adapter)."
+                    )
+        if spec.epochs is not None:
+            if spec.epochs == "auto":
+                raise UnsupportedFeatureError(
+                    "together does not support epochs='auto'; give a number of epochs."
+                )
+            kwargs["n_epochs"] = spec.epochs
+        if spec.batch_size is not None:
+            if spec.batch_size == "auto":
+                raise UnsupportedFeatureError(
+                    "together does not support batch_size='auto'; use an integer or 'max'."
+                )
+            kwargs["batch_size"] = spec.batch_size
+        if spec.learning_rate is not None:
+            kwargs["learning_rate"] = spec.learning_rate
+        if spec.seed is not None:
+            kwargs["random_seed"] = spec.seed
+        if validation_file is not None:
+            kwargs["validation_file"] = validation_file.id
+        kwargs["suffix"] = self.suffix_for(spec.suffix, idempotency_key)
+        if spec.wandb is not None:
+            kwargs["wandb_api_key"] = _hosted.wandb_key(self.name, spec.wandb)
+            kwargs["wandb_project_name"] = spec.wandb.project
+            if spec.wandb.entity:
+                kwargs["wandb_entity"] = spec.wandb.entity
+            if spec.wandb.name:
+                kwargs["wandb_name"] = spec.wandb.name
+            if spec.wandb.base_url:
+                kwargs["wandb_base_url"] = spec.wandb.base_url
+        allowed = set(inspect.signature(self._client.fine_tuning.create).parameters)
+        for key, value in spec.provider_options.items():
+            if key not in allowed:
+                raise UnsupportedFeatureError(
+                    f"together does not know the provider option {key!r}; options it takes: "
+                    + ", ".join(sorted(allowed - {"training_file", "model", "verbose"}))
+                )
+            kwargs[key] = value
+        return kwargs
+
+    @staticmethod
+    def suffix_for(suffix: str | None, idempotency_key: str) -> str:
+        """The model suffix carrying the idempotency token (≤ 40 characters)."""
+        token = TOKEN_PREFIX + _hosted.idempotency_token(idempotency_key)
+        if not suffix:
+            return token
+        room = SUFFIX_MAX - len(token) - 1
+        return f"{suffix[:room].rstrip('-')}-{token}"
+
+    def create_job(
+        self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
+        validation_file: RemoteFile | None = None,
+    ) -> Job:
+        """Create the job through the SDK (which also reads model limits and a price).
+
+        No SDK retries: a lost response is adopted through :meth:`find_job`.
+        """
+        kwargs = self.build_create_params(file, spec, idempotency_key, validation_file)
+        with self._errors("creating the fine-tuning job"):
+            try:
+                obj = self._client.fine_tuning.create(**kwargs)
+            except ValueError as exc:
+                # The SDK checks hyperparameters against the model's limits before sending.
+                raise BadRequestError(
+                    f"together refused the job settings: {exc}", provider=self.name
+                ) from exc
+        return self._job(obj.model_dump(mode="json", by_alias=True), idempotency_key)
+
+    def get_job(self, job_id: str) -> Job:
+        """The job's current state."""
+        with self._errors(f"reading job {job_id}"):
+            obj = self._reader.fine_tuning.retrieve(job_id)
+        return self._job(obj.model_dump(mode="json", by_alias=True))
+
+    def _list_raw(self) -> list[dict[str, Any]]:
+        with self._errors("listing jobs"):
+            page = self._reader.fine_tuning.list()
+        items = [item.model_dump(mode="json", by_alias=True) for item in (page.data or [])]
+        items.sort(key=lambda r: str(r.get("created_at") or ""), reverse=True)
+        return items
+
+    def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
+        """Jobs newest first (Together's list is not paginated)."""
+        for count, raw in enumerate(self._list_raw()):
+            if limit is not None and count >= limit:
+                return
+            yield self._job(raw)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Ask Together to cancel; the job goes through ``cancel_requested``."""
+        with self._errors(f"cancelling job {job_id}"):
+            self._client.fine_tuning.cancel(job_id)
+        return self.get_job(job_id)
+
+    def find_job(self, idempotency_key: str) -> Job | None:
+        """The job whose suffix (or output name) carries this key's token, if any."""
+        token = TOKEN_PREFIX + _hosted.idempotency_token(idempotency_key)
+        for raw in self._list_raw():
+            names = (raw.get("suffix"), raw.get("model_output_name"), raw.get("output_name"))
+            if any(isinstance(n, str) and token in n for n in names):
+                return self._job(raw, idempotency_key)
+        return None
+
+    # -- events, checkpoints, metrics ----------------------------------------------------
+
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """Events oldest first; ids are synthesized (Together's events carry none)."""
+        with self._errors(f"reading the events of job {job_id}"):
+            page = self._reader.fine_tuning.list_events(job_id)
+        raws = [e.model_dump(mode="json", by_alias=True) for e in (page.data or [])]
+        indexed = [(i, r, _hosted.parse_time(r.get("created_at"))) for i, r in enumerate(raws)]
+        indexed.sort(key=lambda t: (t[2] or datetime.min.replace(tzinfo=UTC), t[0]))
+        events = []
+        for position, (_, raw, created) in enumerate(indexed):
+            if created is None:
+                continue
+            data = {k: v for k, v in raw.items()
+                    if k not in ("message", "level", "type", "created_at", "object", "step")
+                    and v is not None}
+            events.append(JobEvent(
+                id=f"{job_id}:{position}", job_id=job_id, created_at=created,
+                level=_LEVELS.get(str(raw.get("level")), "info"),
+                message=str(raw.get("message") or ""), type=raw.get("type"),
+                step=raw.get("step"), data=data,
+            ))
+        return _hosted.since_event(events, after)
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """Intermediate and final checkpoints."""
+        with self._errors(f"listing the checkpoints of job {job_id}"):
+            page = self._reader.fine_tuning.list_checkpoints(job_id)
+        out = []
+        for raw in (c.model_dump(mode="json") for c in (page.data or [])):
+            out.append(Checkpoint(
+                id=f"{job_id}:{raw.get('step')}:{raw.get('checkpoint_type')}", job_id=job_id,
+                step=raw.get("step"), created_at=_hosted.parse_time(raw.get("created_at")),
+                path=raw.get("path"), model=raw.get("object_name"),
+            ))
+        out.sort(key=lambda c: c.step or 0)
+        return out
+
+    def metrics(self, job_id: str) -> list[MetricPoint]:
+        """``train/loss``, ``train/learning_rate`` and ``eval/loss`` per global step."""
+        with self._errors(f"reading the metrics of job {job_id}"):
+            page = self._reader.fine_tuning.list_metrics(job_id)
+        by_step: dict[int, dict[str, float]] = {}
+        last_step = 0
+        for row in page.metrics or []:
+            step = int(row.get("train/global_step", row.get("eval/global_step", last_step)))
+            last_step = step
+            by_step.setdefault(step, {}).update(row)
+        return [
+            MetricPoint(
+                step=step,
+                train_loss=row.get("train/loss"),
+                eval_loss=row.get("eval/loss"),
+                learning_rate=row.get("train/learning_rate"),
+                epoch=row.get("train/epoch"),
+            )
+            for step, row in sorted(by_step.items())
+        ]
+
+    # -- estimate ------------------------------------------------------------------------
+
+    def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
+        """Together's own price for this job on an uploaded, validated file."""
+        lora = spec.method in ("lora", "dpo-lora")
+        training_type: dict[str, Any] = {"type": "Lora" if lora else "Full"}
+        if lora:
+            rank = spec.lora_rank or 8
+            training_type.update(lora_r=rank, lora_alpha=spec.lora_alpha or 2 * rank)
+        epochs = spec.epochs if isinstance(spec.epochs, int) else 1
+        method: Any = {"method": "dpo" if spec.method.startswith("dpo") else "sft"}
+        with self._errors("asking Together for a price estimate"):
+            result = self._client.fine_tuning.estimate_price(
+                training_file=file.id, model=spec.model, n_epochs=epochs,
+                training_method=method, training_type=training_type,  # type: ignore[arg-type]
+            )
+        raw = result.model_dump(mode="json")
+        if not raw.get("estimation_available"):
+            return ProviderQuote(
+                provider=self.name, available=False,
+                reason=str(raw.get("unavailable_reason") or "unavailable"), raw=raw,
+            )
+        price = raw.get("estimated_total_price")
+        return ProviderQuote(
+            provider=self.name,
+            total_usd=Decimal(str(price)) if price is not None else None,
+            train_tokens=_int(raw.get("estimated_train_token_count")),
+            eval_tokens=_int(raw.get("estimated_eval_token_count")),
+            allowed_to_proceed=raw.get("allowed_to_proceed"), raw=raw,
+        )
+
+    # -- serving -------------------------------------------------------------------------
+
+    def _endpoints(self) -> list[dict[str, Any]]:
+        with self._errors("listing dedicated endpoints"):
+            body: Any = self._reader.get("/v1/endpoints", cast_to=object)
+        data = body.get("data", []) if isinstance(body, Mapping) else body
+        return [dict(e) for e in data or [] if isinstance(e, Mapping)]
+
+    def endpoint(self, job: Job) -> ModelEndpoint:
+        """The dedicated endpoint serving this job's model, or ``NOT_DEPLOYED``."""
+        model = job.fine_tuned_model
+        if model:
+            for raw in self._endpoints():
+                if raw.get("model") == model:
+                    return self._endpoint(job, raw)
+        note = (
+            "Together serves fine-tuned LoRA models only on a dedicated endpoint: "
+            "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
+            "minute until stopped."
+        )
+        if job.status is not JobStatus.SUCCEEDED:
+            note = f"The job is {job.status.value}; it can be deployed once it succeeded."
+        return ModelEndpoint(
+            provider=self.name, model=model or "", base_url=self.inference_base_url,
+            kind="dedicated", state=EndpointState.NOT_DEPLOYED, base_model=job.base_model,
+            hourly_usd=_hosted.serving_hourly_usd(self.name, DEFAULT_HARDWARE),
+            notes=(note,), api_key=self._key,
+        )
+
+    def deploy(
+        self,
+        job: Job,
+        *,
+        hardware: str = DEFAULT_HARDWARE,
+        min_replicas: int = 1,
+        max_replicas: int = 1,
+        display_name: str | None = None,
+        **options: Any,
+    ) -> ModelEndpoint:
+        """Create a dedicated endpoint for the fine-tuned model (reuses an existing one).
+
+        Args:
+            job: a succeeded job.
+            hardware: Together's hardware id (``endpoints.list_hardware`` lists them).
+            min_replicas: replicas kept up (billed per minute each).
+            max_replicas: the autoscaling ceiling.
+            display_name: a label for the endpoint.
+            **options: further fields of the endpoint create body.
+        """
+        if job.status is not JobStatus.SUCCEEDED or not job.fine_tuned_model:
+            raise UnsupportedFeatureError(
+                f"together can only deploy a succeeded job; job {job.id} is {job.status.value}."
+            )
+        existing = self.endpoint(job)
+        if existing.deployment_id is not None and existing.state is not EndpointState.FAILED:
+            return existing
+        body: dict[str, Any] = {
+            "model": job.fine_tuned_model,
+            "hardware": hardware,
+            "autoscaling": {"min_replicas": min_replicas, "max_replicas": max_replicas},
+            **options,
+        }
+        if display_name:
+            body["display_name"] = display_name
+        with self._errors("creating a dedicated endpoint"):
+            raw: Any = self._client.post("/v1/endpoints", body=body, cast_to=object)
+        return self._endpoint(job, dict(raw) if isinstance(raw, Mapping) else {})
+
+    def _endpoint(self, job: Job, raw: dict[str, Any]) -> ModelEndpoint:
+        state_raw = str(raw.get("state") or "")
+        state = ENDPOINT_STATES.get(state_raw, EndpointState.DEPLOYING)
+        hardware = raw.get("hardware") if isinstance(raw.get("hardware"), str) else None
+        replicas = raw.get("autoscaling") or {}
+        count = int(replicas.get("min_replicas") or 1) if isinstance(replicas, Mapping) else 1
+        hourly = _hosted.serving_hourly_usd(self.name, hardware or DEFAULT_HARDWARE)
+        return ModelEndpoint(
+            provider=self.name,
+            # Inference addresses the endpoint by its name, not its id.
+            model=str(raw.get("name") or job.fine_tuned_model or ""),
+            base_url=self.inference_base_url, kind="dedicated", state=state,
+            deployment_id=raw.get("id"), base_model=job.base_model,
+            hourly_usd=hourly * count if hourly is not None else None,
+            notes=(f"endpoint state {state_raw or 'unknown'}; billed per minute until stopped.",),
+            api_key=self._key,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
+
+    # -- normalization -------------------------------------------------------------------
+
+    def _job(self, raw: dict[str, Any], idempotency_key: str | None = None) -> Job:
+        status = str(raw.get("status"))
+        normalized = self.normalize_status(status)
+        hyper: dict[str, Any] = {}
+        for name in ("n_epochs", "batch_size", "learning_rate", "n_checkpoints", "n_evals",
+                     "warmup_ratio", "max_grad_norm", "weight_decay", "random_seed", "suffix"):
+            if raw.get(name) is not None:
+                hyper[name] = raw[name]
+        training_type = raw.get("training_type")
+        if isinstance(training_type, Mapping):
+            hyper["training_type"] = training_type.get("type")
+            for name in ("lora_r", "lora_alpha", "lora_dropout"):
+                if training_type.get(name) is not None:
+                    hyper[name] = training_type[name]
+        method = raw.get("training_method")
+        if isinstance(method, Mapping) and method.get("method"):
+            hyper["training_method"] = method["method"]
+        progress = None
+        epochs, done = raw.get("n_epochs"), raw.get("epochs_completed")
+        if isinstance(epochs, int) and epochs > 0 and isinstance(done, int):
+            progress = min(1.0, done / epochs)
+        if normalized is JobStatus.SUCCEEDED:
+            progress = 1.0
+        estimated_finish = None
+        prog = raw.get("progress")
+        if isinstance(prog, Mapping) and prog.get("estimate_available"):
+            seconds = prog.get("seconds_remaining")
+            if isinstance(seconds, int | float):
+                estimated_finish = datetime.now(UTC) + timedelta(seconds=float(seconds))
+        price = _hosted.nano_usd(raw.get("total_price"))
+        error = None
+        if normalized is JobStatus.FAILED:
+            error = self._error_from(raw)
+        token_count = raw.get("token_count")
+        trained = None
+        if isinstance(token_count, int) and normalized is JobStatus.SUCCEEDED:
+            # Together reports dataset tokens; every epoch trains on all of them.
+            trained = token_count * (epochs if isinstance(epochs, int) and epochs > 0 else 1)
+        return Job(
+            id=str(raw["id"]), provider=self.name, status=normalized, provider_status=status,
+            base_model=raw.get("model"),
+            fine_tuned_model=raw.get("model_output_name") or raw.get("output_name"),
+            created_at=_hosted.parse_time(raw.get("created_at")),
+            started_at=_hosted.parse_time(raw.get("started_at")),
+            finished_at=_hosted.parse_time(raw.get("updated_at")) if normalized.is_terminal
+            else None,
+            trained_tokens=trained, progress=progress, estimated_finish=estimated_finish,
+            error=error, hyperparameters=hyper,
+            estimated_cost_usd=price,
+            actual_cost_usd=price if normalized.is_terminal else None,
+            training_file=raw.get("training_file"),
+            validation_file=raw.get("validation_file") or None,
+            idempotency_key=idempotency_key, raw=raw,
+        )
+
+    def _error_from(self, raw: Mapping[str, Any]) -> JobErrorInfo:
+        for event in reversed(raw.get("events") or []):
+            if isinstance(event, Mapping) and event.get("level") in ("error", "legacy_ierror"):
+                return JobErrorInfo(code=event.get("type"), message=str(event.get("message")))
+        message = raw.get("error") or raw.get("message") or f"job ended {raw.get('status')}"
+        return JobErrorInfo(code=str(raw.get("status")), message=str(message))
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
