@@ -1,0 +1,452 @@
+"""``LocalProvider``: the local PEFT backend behind the same contract as hosted providers.
+
+``create_job`` writes the run directory and starts the trainer in a subprocess (under
+``torchrun`` for ``devices > 1``), returning at once; every other method reads the run
+directory, so jobs survive the Python process that created them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from tuneport._exceptions import (
+    ConfigError,
+    DatasetError,
+    LocalBackendError,
+    NotFoundError,
+    UnsupportedFeatureError,
+)
+from tuneport._models import (
+    Capability,
+    Checkpoint,
+    EndpointState,
+    FineTuneSpec,
+    Job,
+    JobErrorInfo,
+    JobEvent,
+    JobStatus,
+    MetricPoint,
+    ModelEndpoint,
+    RemoteFile,
+    RenderedDataset,
+)
+from tuneport.providers.base import Provider
+from tuneport.providers.local.config import config_from_spec
+from tuneport.providers.local.rundir import (
+    RunDir,
+    runs_root,
+    tuneport_home,
+    utcnow,
+    write_json_atomic,
+)
+
+if TYPE_CHECKING:
+    from tuneport._config import ProviderSettings
+
+__all__ = ["DEFAULT_PORT", "LocalProvider"]
+
+DEFAULT_PORT = 8765
+_ACTIVE = ("queued", "running", "cancelling")
+
+# Trainer processes started by this Python process, reaped on every status read so that a
+# finished child is not mistaken for a live one (a zombie still answers kill(pid, 0)).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _device_count(value: Any) -> int:
+    """``devices=`` as a process count: an int, or ``"auto"`` (every GPU, else 1)."""
+    if value in (None, "auto"):
+        try:
+            import torch
+
+            return max(1, torch.cuda.device_count())
+        except ImportError:
+            return 1
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"devices must be a positive integer or 'auto', not {value!r}.") from None
+    if count < 1:
+        raise ConfigError("devices must be at least 1.")
+    return count
+
+
+def _read_serve_info(rd: RunDir) -> dict[str, Any]:
+    """What ``tuneport serve`` wrote about itself (``serve.json``: pid, port), if running."""
+    import json
+
+    try:
+        data: dict[str, Any] = json.loads((rd.path / "serve.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+class LocalProvider(Provider):
+    """Fine-tune on this machine with torch + transformers + peft.
+
+    Runs live under ``TUNEPORT_HOME/runs/<job_id>/`` (see
+    :mod:`tuneport.providers.local.rundir`). Training options beyond the
+    :class:`~tuneport._models.FineTuneSpec` fields go in ``provider_options``: see
+    :data:`tuneport.providers.local.config.OPTION_NAMES` (e.g. ``devices``,
+    ``max_seq_len``, ``over_length``, ``validation_split``, ``merge``).
+    """
+
+    name: ClassVar[str] = "local"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({
+        Capability.LORA, Capability.FULL, Capability.QLORA, Capability.CLIENT_JOB_ID,
+        Capability.EVENTS, Capability.CHECKPOINTS, Capability.METRICS, Capability.WANDB,
+        Capability.RESUME,
+    })
+    STATUS_MAP: ClassVar[dict[str, JobStatus]] = {
+        "queued": JobStatus.QUEUED,
+        "running": JobStatus.RUNNING,
+        "cancelling": JobStatus.CANCELLING,
+        "succeeded": JobStatus.SUCCEEDED,
+        "failed": JobStatus.FAILED,
+        "crashed": JobStatus.FAILED,
+        "cancelled": JobStatus.CANCELLED,
+        "interrupted": JobStatus.PAUSED,
+    }
+
+    def __init__(self, *, port: int = DEFAULT_PORT) -> None:
+        self.port = port
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> Self:
+        """Build from ``[providers.local]`` settings (``port``: the default serve port)."""
+        extra = settings.model_extra or {}
+        return cls(port=int(extra.get("port", DEFAULT_PORT)))
+
+    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
+        """A stored local file is ready at once; a deleted one must be uploaded again."""
+        if not Path(file.id).is_file():
+            raise NotFoundError(f"Local copy {file.id} no longer exists.", provider="local",
+                                status_code=404)
+        return file
+
+    # -- files ---------------------------------------------------------------------------
+    def upload(self, rendered: RenderedDataset) -> RemoteFile:
+        """Copy the rendered JSONL into ``TUNEPORT_HOME/files`` (content-addressed)."""
+        source = Path(rendered.path)
+        if not source.is_file():
+            raise DatasetError(f"Rendered dataset not found: {source}")
+        target = tuneport_home() / "files" / f"{rendered.fingerprint}.jsonl"
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".tmp{os.getpid()}")
+            shutil.copyfile(source, tmp)
+            tmp.replace(target)
+        return RemoteFile(provider="local", id=str(target), fingerprint=rendered.fingerprint,
+                          n_bytes=target.stat().st_size, status="processed")
+
+    # -- jobs ----------------------------------------------------------------------------
+    def create_job(self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
+                   validation_file: RemoteFile | None = None) -> Job:
+        """Write the run directory and start the trainer; returns the queued job at once."""
+        if spec.method == "qlora":
+            self._check_qlora()
+        job_id = f"local-{utcnow():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        config = config_from_spec(
+            spec, job_id=job_id, train_file=file.id,
+            validation_file=validation_file.id if validation_file else None,
+            idempotency_key=idempotency_key,
+        )
+        config.devices = _device_count(spec.provider_options.get("devices", 1))
+        rd = RunDir.for_job(job_id)
+        rd.path.mkdir(parents=True, exist_ok=False)
+        for name, remote in (("train.jsonl", file), ("validation.jsonl", validation_file)):
+            if remote is None:
+                continue
+            source = Path(remote.id)
+            if not source.is_file():
+                shutil.rmtree(rd.path, ignore_errors=True)
+                raise DatasetError(f"Local file {source} not found; upload the dataset again.")
+            try:
+                os.link(source, rd.path / name)
+            except OSError:
+                shutil.copyfile(source, rd.path / name)
+        config.train_file = str(rd.path / "train.jsonl")
+        if validation_file is not None:
+            config.validation_file = str(rd.path / "validation.jsonl")
+        write_json_atomic(rd.config_path, config.model_dump(mode="json"))
+        rd.update_status(status="queued", created_at=utcnow().isoformat())
+        rd.append_event(f"Created local job {job_id} ({config.method}, {config.model})",
+                        type="status")
+        self._launch(rd, resume=False, wandb_key=self._wandb_key(spec))
+        return self.get_job(job_id)
+
+    @staticmethod
+    def _check_qlora() -> None:
+        import importlib.util
+
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise UnsupportedFeatureError(
+                "QLoRA needs bitsandbytes and a CUDA GPU (pip install bitsandbytes); "
+                "use method='lora' on this machine.")
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UnsupportedFeatureError(
+                "QLoRA needs a CUDA GPU; none is available here. Use method='lora'.")
+
+    @staticmethod
+    def _wandb_key(spec: FineTuneSpec) -> str | None:
+        if spec.wandb is not None and spec.wandb.api_key is not None:
+            return spec.wandb.api_key.get_secret_value()
+        return None
+
+    def _launch(self, rd: RunDir, *, resume: bool, wandb_key: str | None = None) -> None:
+        config = rd.read_config()
+        devices = int(config.get("devices", 1))
+        module = ["-m", "tuneport.providers.local", "train", str(rd.path)]
+        if resume:
+            module.append("--resume")
+        if devices > 1:
+            command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                       f"--nproc-per-node={devices}", *module]
+        else:
+            command = [sys.executable, *module]
+        env = dict(os.environ)
+        # The child must import this very tuneport, installed or not.
+        package_root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+        env["TUNEPORT_HOME"] = str(tuneport_home())
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        if wandb_key:
+            env["WANDB_API_KEY"] = wandb_key  # the environment only; never written to disk
+        log = rd.log_path.open("ab")
+        try:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, env=env, cwd=str(rd.path),
+                                       start_new_session=True)
+        except OSError as exc:
+            rd.update_status(status="failed", error={"code": "launch",
+                                                     "message": f"cannot start trainer: {exc}"})
+            raise LocalBackendError(f"Cannot start the local trainer: {exc}") from exc
+        finally:
+            log.close()
+        _CHILDREN[process.pid] = process
+        rd.update_status(launcher_pid=process.pid)
+
+    def _rundir(self, job_id: str) -> RunDir:
+        rd = RunDir.for_job(job_id)
+        if not rd.exists():
+            raise NotFoundError(f"No local job {job_id!r} under {runs_root()}.",
+                                provider="local", status_code=404)
+        return rd
+
+    def _raw_status(self, rd: RunDir) -> tuple[str, dict[str, Any]]:
+        status = rd.read_status()
+        raw = str(status.get("status", "queued"))
+        if raw in _ACTIVE and not _pid_alive(status.get("launcher_pid")):
+            # The process is gone but never wrote a final status: killed or crashed.
+            raw = "cancelled" if rd.cancel_path.exists() else "crashed"
+        elif raw in ("queued", "running") and rd.cancel_path.exists():
+            raw = "cancelling"
+        return raw, status
+
+    def get_job(self, job_id: str) -> Job:
+        """The job as its run directory describes it."""
+        rd = self._rundir(job_id)
+        config = rd.read_config()
+        raw, status = self._raw_status(rd)
+        error = None
+        if raw == "crashed":
+            error = JobErrorInfo(code="crashed", message=(
+                f"The trainer process exited without finishing (see {rd.log_path}); "
+                "resume from the last checkpoint with client.resume(job)."))
+        elif isinstance(status.get("error"), dict):
+            error = JobErrorInfo(code=status["error"].get("code"),
+                                 message=str(status["error"].get("message", "failed")))
+        total = status.get("total_steps")
+        progress = (float(status.get("step", 0)) / total) if total else None
+        if raw == "succeeded":
+            progress = 1.0
+        fine_tuned = None
+        if raw == "succeeded":
+            fine_tuned = status.get("model_path") if config.get("method") == "full" \
+                else status.get("adapter_path")
+        cost = status.get("actual_cost_usd")
+        return Job(
+            id=job_id,
+            provider="local",
+            status=self.normalize_status(raw),
+            provider_status=raw,
+            base_model=config.get("model"),
+            fine_tuned_model=fine_tuned,
+            created_at=_parse_time(status.get("created_at")),
+            started_at=_parse_time(status.get("started_at")),
+            finished_at=_parse_time(status.get("finished_at")),
+            trained_tokens=status.get("trained_tokens"),
+            progress=progress,
+            error=error,
+            hyperparameters={k: config.get(k) for k in (
+                "method", "epochs", "learning_rate", "batch_size", "lora_rank", "lora_alpha",
+                "lora_dropout", "max_seq_len", "devices", "seed") if config.get(k) is not None},
+            actual_cost_usd=Decimal(cost) if cost else None,
+            training_file=config.get("train_file"),
+            validation_file=config.get("validation_file"),
+            idempotency_key=config.get("idempotency_key"),
+            raw={**status, "run_dir": str(rd.path)},
+        )
+
+    def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
+        """Local jobs, newest first."""
+        root = runs_root()
+        if not root.is_dir():
+            return
+        ids = sorted((p.name for p in root.iterdir() if (p / "config.json").is_file()),
+                     reverse=True)
+        for count, job_id in enumerate(ids):
+            if limit is not None and count >= limit:
+                return
+            yield self.get_job(job_id)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """Request a clean stop: the trainer finishes its step, then exits as cancelled."""
+        rd = self._rundir(job_id)
+        raw, status = self._raw_status(rd)
+        if self.normalize_status(raw).is_terminal:
+            return self.get_job(job_id)
+        rd.cancel_path.touch()
+        pid = status.get("launcher_pid")
+        if _pid_alive(pid):
+            try:
+                os.killpg(int(pid), signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        else:
+            rd.update_status(status="cancelled", finished_at=utcnow().isoformat())
+            rd.append_event("Cancelled", type="status")
+        return self.get_job(job_id)
+
+    def resume(self, job: Job | str) -> Job:
+        """Restart an interrupted, crashed or cancelled run from its last checkpoint."""
+        return self.resume_job(job if isinstance(job, str) else job.id)
+
+    def resume_job(self, job_id: str) -> Job:
+        """Restart an interrupted, crashed or cancelled run from its last checkpoint."""
+        rd = self._rundir(job_id)
+        raw, status = self._raw_status(rd)
+        if raw == "succeeded":
+            return self.get_job(job_id)
+        if raw in _ACTIVE and _pid_alive(status.get("launcher_pid")):
+            return self.get_job(job_id)  # still running: nothing to resume
+        rd.cancel_path.unlink(missing_ok=True)
+        rd.update_status(status="queued", error=None, finished_at=None)
+        checkpoints = rd.checkpoint_dirs()
+        where = checkpoints[-1].name if checkpoints else "the start (no checkpoint yet)"
+        rd.append_event(f"Resuming from {where}", type="status")
+        self._launch(rd, resume=True)
+        return self.get_job(job_id)
+
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """Events from ``events.jsonl`` (ids are line numbers)."""
+        rd = self._rundir(job_id)
+        threshold = int(after) if after and after.isdigit() else 0
+        result = []
+        for record in rd.read_events():
+            if int(record["id"]) <= threshold:
+                continue
+            result.append(JobEvent(
+                id=record["id"], job_id=job_id,
+                created_at=datetime.fromisoformat(record["created_at"]),
+                level=record.get("level", "info"), message=record.get("message", ""),
+                type=record.get("type"), step=record.get("step"),
+                data=record.get("data") or {},
+            ))
+        return result
+
+    def metrics(self, job_id: str) -> list[MetricPoint]:
+        """Train/eval loss, learning rate and throughput per step."""
+        points = []
+        for event in self.events(job_id):
+            if event.type != "metrics" or event.step is None:
+                continue
+            data = event.data
+            points.append(MetricPoint(
+                step=event.step, train_loss=data.get("loss"), eval_loss=data.get("eval_loss"),
+                learning_rate=data.get("learning_rate"),
+                tokens_per_second=data.get("tokens_per_second"), epoch=data.get("epoch"),
+            ))
+        return points
+
+    def checkpoints(self, job_id: str) -> list[Checkpoint]:
+        """Saved checkpoints, oldest first."""
+        rd = self._rundir(job_id)
+        return [Checkpoint(id=path.name, job_id=job_id, step=int(path.name.split("-")[1]),
+                           created_at=datetime.fromtimestamp(path.stat().st_mtime).astimezone(),
+                           path=str(path))
+                for path in rd.checkpoint_dirs()]
+
+    def find_job(self, idempotency_key: str) -> Job | None:
+        """The run created with this idempotency key (stored in its config)."""
+        root = runs_root()
+        if not root.is_dir():
+            return None
+        for path in sorted(root.iterdir(), reverse=True):
+            rd = RunDir(path)
+            if rd.exists() and rd.read_config().get("idempotency_key") == idempotency_key:
+                return self.get_job(rd.job_id)
+        return None
+
+    # -- endpoint ------------------------------------------------------------------------
+    def endpoint(self, job: Job) -> ModelEndpoint:
+        """Adapter path, base model and the ``tuneport serve`` URL for a finished job."""
+        rd = self._rundir(job.id)
+        config = rd.read_config()
+        status = rd.read_status()
+        served = _read_serve_info(rd)
+        port = int(served.get("port") or self.port)
+        serving = _pid_alive(served.get("pid"))
+        succeeded = status.get("status") == "succeeded"
+        adapter = rd.adapter_dir if config.get("method") != "full" else None
+        notes = (
+            f"Serve it: tuneport serve {job.id} --port {port}",
+            "In Python: tuneport.providers.local.LocalModel.from_endpoint(endpoint).chat(...)",
+        )
+        return ModelEndpoint(
+            provider="local",
+            model=job.id,
+            base_url=f"http://127.0.0.1:{port}/v1",
+            kind="local",
+            state=EndpointState.READY if (succeeded and serving) else EndpointState.NOT_DEPLOYED,
+            adapter_path=adapter if succeeded else None,
+            base_model=config.get("model"),
+            notes=notes if succeeded else ("The job has not succeeded yet.",),
+        )

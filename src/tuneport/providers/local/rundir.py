@@ -1,0 +1,192 @@
+"""The run directory: the only channel between the trainer process and everyone else.
+
+Layout of ``TUNEPORT_HOME/runs/<job_id>/``::
+
+    config.json        the resolved TrainConfig (secret-free)
+    status.json        {"status", "pid", "updated_at", "error", "step", "total_steps", ...}
+    events.jsonl       one JSON object per line (status changes, train/eval metrics)
+    trainer.log        the trainer's stdout/stderr
+    train.jsonl        the training data (copied or linked at upload)
+    checkpoints/step-N/  trainer_state.pt + adapter or full weights
+    adapter/           the final LoRA adapter (or ``model/`` for full fine-tuning)
+    cancel             present when a cancel was requested
+
+Everything is written atomically (write to a temporary file, then rename) so a reader
+never sees half a JSON document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RunDir",
+    "runs_root",
+    "tuneport_home",
+    "utcnow",
+]
+
+
+def tuneport_home() -> Path:
+    """``TUNEPORT_HOME`` if set, else the platform's user data dir for tuneport."""
+    env = os.environ.get("TUNEPORT_HOME")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tuneport", appauthor=False))
+
+
+def runs_root() -> Path:
+    """Where local runs live: ``TUNEPORT_HOME/runs``."""
+    return tuneport_home() / "runs"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that readers see either the old or the new document, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=str)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunDir:
+    """Typed access to one run directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_job(cls, job_id: str) -> RunDir:
+        """The run directory of ``job_id`` under ``TUNEPORT_HOME``."""
+        return cls(runs_root() / job_id)
+
+    @property
+    def job_id(self) -> str:
+        """The run's id (the folder name)."""
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        """The resolved config."""
+        return self.path / "config.json"
+
+    @property
+    def status_path(self) -> Path:
+        """The status document."""
+        return self.path / "status.json"
+
+    @property
+    def events_path(self) -> Path:
+        """The event log."""
+        return self.path / "events.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        """The trainer's captured stdout/stderr."""
+        return self.path / "trainer.log"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """Checkpoints, one folder per saved step."""
+        return self.path / "checkpoints"
+
+    @property
+    def adapter_dir(self) -> Path:
+        """The final LoRA adapter."""
+        return self.path / "adapter"
+
+    @property
+    def model_dir(self) -> Path:
+        """The final full model (full fine-tuning) or merged weights."""
+        return self.path / "model"
+
+    @property
+    def cancel_path(self) -> Path:
+        """Marker file: a cancel was requested."""
+        return self.path / "cancel"
+
+    def exists(self) -> bool:
+        """True when the run has a config."""
+        return self.config_path.is_file()
+
+    def read_config(self) -> dict[str, Any]:
+        """The resolved config as a dict."""
+        data: dict[str, Any] = json.loads(self.config_path.read_text(encoding="utf-8"))
+        return data
+
+    def read_status(self) -> dict[str, Any]:
+        """The status document (``{}`` before the first write)."""
+        try:
+            data: dict[str, Any] = json.loads(self.status_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        return data
+
+    def update_status(self, **fields: Any) -> dict[str, Any]:
+        """Merge ``fields`` into the status document (only one writer: the trainer or launcher)."""
+        status = self.read_status()
+        status.update(fields)
+        status["updated_at"] = utcnow().isoformat()
+        write_json_atomic(self.status_path, status)
+        return status
+
+    def append_event(self, message: str, *, type: str, level: str = "info",
+                     step: int | None = None, **data: Any) -> None:
+        """Append one event line (appends of one short line are atomic on POSIX)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        record = {
+            "created_at": utcnow().isoformat(),
+            "level": level,
+            "message": message,
+            "type": type,
+            "step": step,
+            "data": data,
+        }
+        with self.events_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+
+    def read_events(self) -> list[dict[str, Any]]:
+        """All events; the line number (1-based) becomes the event id."""
+        events: list[dict[str, Any]] = []
+        try:
+            lines = self.events_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return events
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                # A line being written right now; the next read will see it whole.
+                continue
+            record["id"] = str(number)
+            events.append(record)
+        return events
+
+    def checkpoint_dirs(self) -> list[Path]:
+        """Complete checkpoints (with a ``trainer_state.pt``), oldest first."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = [
+            p for p in self.checkpoints_dir.iterdir()
+            if p.is_dir() and p.name.startswith("step-") and (p / "trainer_state.pt").is_file()
+        ]
+        return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))

@@ -1,0 +1,590 @@
+"""The local trainer: runs in its own process (``python -m tuneport.providers.local train``).
+
+An own loop rather than transformers' Trainer, because packing without cross-example
+attention and computing the LM head only at trained positions need control over the
+forward pass (see :mod:`tuneport.providers.local.packing`).
+
+Everything it reports goes to the run directory (status, events, checkpoints). Under
+``torchrun`` every rank trains its share of each step's examples; gradients are summed
+across ranks before each optimizer step and the loss is normalized by the *global*
+number of trained tokens, so N processes train exactly the model one process would.
+Only rank 0 writes to the run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import resource
+import shutil
+import signal
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from tuneport._exceptions import TuneportError, UnsupportedFeatureError
+from tuneport.providers.local.accounting import record_throughput, run_cost_usd
+from tuneport.providers.local.config import TrainConfig
+from tuneport.providers.local.data import TokenizedExample, prepare_examples, read_jsonl
+from tuneport.providers.local.models import (
+    default_target_modules,
+    load_model,
+    load_tokenizer,
+    resolve_model_path,
+)
+from tuneport.providers.local.packing import (
+    group_micro_batches,
+    pack,
+    packed_loss,
+    register_packed_attention,
+)
+from tuneport.providers.local.rundir import RunDir, utcnow
+
+__all__ = ["Stopped", "run_training"]
+
+
+class Stopped(Exception):  # noqa: N818 - control flow, not an error
+    """Raised inside the loop when a stop was requested (cancel or SIGTERM)."""
+
+
+class _StopFlag:
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Dist:
+    """Rank/world info and the few collectives the loop needs (no-ops for one process)."""
+
+    def __init__(self) -> None:
+        import torch
+        import torch.distributed as dist
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend=backend)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        tensor = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(tensor)
+        return [float(v) for v in tensor.tolist()]
+
+    def sum_grads(self, params: list[Any]) -> None:
+        if self.world == 1:
+            return
+        import torch.distributed as dist
+
+        for param in params:
+            if param.grad is not None:
+                dist.all_reduce(param.grad)
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+
+
+def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
+    warmup = int(round(config.warmup_ratio * total_steps))
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if config.lr_scheduler == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        if config.lr_scheduler == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+        return max(0.0, 1.0 - progress)
+
+    return factor
+
+
+def build_schedule(n_examples: int, config: TrainConfig) -> list[list[int]]:
+    """Example indices of every optimizer step, all epochs, deterministic in the seed."""
+    steps: list[list[int]] = []
+    for epoch in range(config.epochs):
+        order = list(range(n_examples))
+        random.Random(config.seed * 1000 + epoch).shuffle(order)
+        for start in range(0, n_examples, config.batch_size):
+            steps.append(order[start: start + config.batch_size])
+    if config.max_steps is not None:
+        steps = steps[: config.max_steps]
+    return steps
+
+
+def _split_validation(examples: list[TokenizedExample], config: TrainConfig,
+                      has_file: bool) -> tuple[list[TokenizedExample], list[TokenizedExample]]:
+    fraction = config.validation_split
+    if fraction is None:
+        # Default: hold out 10% (at most 200 examples) when there is enough data.
+        fraction = 0.1 if (not has_file and len(examples) >= 40) else 0.0
+    if fraction <= 0:
+        return examples, []
+    order = list(range(len(examples)))
+    random.Random(config.seed).shuffle(order)
+    n_val = min(200, max(1, int(len(examples) * fraction)))
+    val_ids = set(order[:n_val])
+    train = [e for i, e in enumerate(examples) if i not in val_ids]
+    val = [e for i, e in enumerate(examples) if i in val_ids]
+    return train, val
+
+
+class _Run:
+    """State of one training process."""
+
+    def __init__(self, run_dir: RunDir, resume: bool) -> None:
+        self.rd = run_dir
+        self.config = TrainConfig(**run_dir.read_config())
+        self.resume = resume
+        self.dist = _Dist()
+        self.stop = _StopFlag()
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.wandb_run: Any = None
+
+    # -- reporting (rank 0 only) ---------------------------------------------------------
+    def status(self, **fields: Any) -> None:
+        if self.dist.is_main:
+            self.rd.update_status(**fields)
+
+    def event(self, message: str, **kwargs: Any) -> None:
+        if self.dist.is_main:
+            self.rd.append_event(message, **kwargs)
+
+    def log(self, message: str) -> None:
+        if self.dist.is_main:
+            print(message, flush=True)
+
+    # -- set-up --------------------------------------------------------------------------
+    def setup(self) -> None:
+        import torch
+
+        cfg = self.config
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        if cfg.device:
+            self.device = torch.device(cfg.device)
+        elif torch.cuda.is_available():
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        else:
+            self.device = torch.device("cpu")
+        on_gpu = self.device.type == "cuda"
+        if cfg.method == "qlora" and not on_gpu:
+            raise UnsupportedFeatureError("QLoRA needs a CUDA GPU and bitsandbytes; "
+                                          "use method='lora' on this machine.")
+        precision = cfg.mixed_precision
+        if precision == "auto":
+            precision = "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "no"
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+        self.precision = precision
+
+        self.status(status="running", phase="loading", pid=os.getpid(),
+                    started_at=self.rd.read_status().get("started_at") or utcnow().isoformat())
+        self.event("Loading the base model and data", type="status")
+        # Rank 0 converts GGUF files first so that ranks do not race on the cache folder.
+        if self.dist.is_main:
+            self.model_path = resolve_model_path(cfg.model)
+        self.dist.barrier()
+        if not self.dist.is_main:
+            self.model_path = resolve_model_path(cfg.model)
+        self.tokenizer = load_tokenizer(self.model_path)
+
+        model = load_model(self.model_path, attn_implementation=register_packed_attention(),
+                           quantization_config=self._quantization_config(),
+                           device_map={"": self.device} if cfg.method == "qlora" else None)
+        max_positions = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+        self.max_seq_len = cfg.max_seq_len or min(max_positions, 2048)
+        self._load_data()
+        self.model = self._prepare_model(model, on_gpu)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.n_params = sum(p.numel() for p in self.model.parameters())
+        self.n_trainable = sum(p.numel() for p in self.params)
+
+    def _quantization_config(self) -> Any:
+        if self.config.method != "qlora":
+            return None
+        import importlib.util
+
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise UnsupportedFeatureError("QLoRA needs bitsandbytes: pip install bitsandbytes "
+                                          "(CUDA only), or use method='lora'.")
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                  bnb_4bit_use_double_quant=True,
+                                  bnb_4bit_compute_dtype=torch.bfloat16)
+
+    def _load_data(self) -> None:
+        cfg = self.config
+        records = read_jsonl(cfg.train_file)
+        examples, report = prepare_examples(self.tokenizer, records, max_seq_len=self.max_seq_len,
+                                            over_length=cfg.over_length)
+        train, val = _split_validation(examples, cfg, cfg.validation_file is not None)
+        val_report = None
+        if cfg.validation_file:
+            val, vr = prepare_examples(self.tokenizer, read_jsonl(cfg.validation_file),
+                                       max_seq_len=self.max_seq_len, over_length=cfg.over_length)
+            val_report = vr.as_dict()
+        if not train:
+            raise TuneportError("No usable training examples after truncation/dropping; "
+                                "see the data report in events.jsonl.")
+        self.train_examples, self.val_examples = train, val
+        level = "warning" if report.dropped or report.truncated_lines else "info"
+        self.event(
+            f"Data: {report.n_used} of {report.n_lines} examples used "
+            f"({len(report.truncated_lines)} truncated, {len(report.dropped)} dropped, "
+            f"max_seq_len {self.max_seq_len}); {len(train)} train, {len(val)} validation",
+            type="data_report", level=level, report=report.as_dict(),
+            validation_report=val_report, n_train=len(train), n_validation=len(val),
+        )
+
+    def _prepare_model(self, model: Any, on_gpu: bool) -> Any:
+        cfg = self.config
+        use_gc = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else on_gpu
+        if cfg.method == "full":
+            model.to(self.device)
+            if use_gc:
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.train()
+            return model
+        from peft import LoraConfig, get_peft_model
+
+        if cfg.method == "qlora":
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=use_gc)
+        else:
+            model.to(self.device)
+            if use_gc:
+                model.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
+        targets = cfg.target_modules or default_target_modules(model.config.model_type)
+        lora = LoraConfig(r=cfg.lora_rank, lora_alpha=cfg.lora_alpha,
+                          lora_dropout=cfg.lora_dropout, target_modules=targets,
+                          task_type="CAUSAL_LM")
+        peft_model = get_peft_model(model, lora)
+        peft_model.train()
+        return peft_model
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _trainable_state(self) -> dict[str, Any]:
+        return {name: p.detach().cpu().clone()
+                for name, p in self.model.named_parameters() if p.requires_grad}
+
+    def save_checkpoint(self, step: int, optimizer: Any, scheduler: Any,
+                        totals: dict[str, float]) -> Path | None:
+        if not self.dist.is_main:
+            return None
+        import torch
+
+        target = self.rd.checkpoints_dir / f"step-{step}"
+        tmp = self.rd.checkpoints_dir / f".step-{step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self.config.method != "full":
+            self.model.save_pretrained(tmp)  # a usable adapter at every checkpoint
+        torch.save({
+            "step": step,
+            "trainable": self._trainable_state(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "totals": totals,
+        }, tmp / "trainer_state.pt")
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.replace(target)
+        for old in self.rd.checkpoint_dirs()[: -self.config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+        self.event(f"Checkpoint saved at step {step}", type="checkpoint", step=step,
+                   path=str(target))
+        return target
+
+    def load_checkpoint(self, optimizer: Any, scheduler: Any) -> tuple[int, dict[str, float]]:
+        import torch
+
+        checkpoints = self.rd.checkpoint_dirs()
+        if not checkpoints:
+            return 0, {}
+        state = torch.load(checkpoints[-1] / "trainer_state.pt", map_location="cpu",
+                           weights_only=False)
+        named = dict(self.model.named_parameters())
+        with torch.no_grad():
+            for name, tensor in state["trainable"].items():
+                named[name].copy_(tensor.to(named[name].device))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        step = int(state["step"])
+        self.event(f"Resumed from the checkpoint at step {step}", type="resume", step=step)
+        return step, dict(state["totals"])
+
+    # -- training ------------------------------------------------------------------------
+    def _check_stop(self) -> None:
+        local = 1.0 if (self.stop.requested or self.rd.cancel_path.exists()) else 0.0
+        if self.dist.sum([local])[0] > 0:
+            raise Stopped
+
+    def _micro_batches(self, step_indices: list[int],
+                       examples: list[TokenizedExample]) -> list[Any]:
+        mine = step_indices[self.dist.rank:: self.dist.world]
+        groups = group_micro_batches(examples, mine, self.config.tokens_per_micro_batch)
+        return [pack(examples, group) for group in groups]
+
+    def _loss(self, batch: Any) -> Any:
+        import torch
+
+        if self.autocast_dtype is not None:
+            with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype):
+                return packed_loss(self.model, batch)
+        return packed_loss(self.model, batch)
+
+    def evaluate(self) -> float | None:
+        if not self.val_examples:
+            return None
+        import torch
+
+        self.model.eval()
+        total, count = 0.0, 0.0
+        with torch.no_grad():
+            order = list(range(len(self.val_examples)))
+            for batch in self._micro_batches(order, self.val_examples):
+                total += float(self._loss(batch))
+                count += batch.n_trained
+        self.model.train()
+        total, count = self.dist.sum([total, count])
+        return total / max(count, 1.0)
+
+    def _init_wandb(self) -> None:
+        cfg = self.config
+        if not cfg.wandb or not self.dist.is_main:
+            return
+        try:
+            import wandb
+        except ImportError:
+            self.event("wandb is not installed; the run is not logged to Weights & Biases "
+                       "(pip install 'tuneport[wandb]').", type="warning", level="warning")
+            return
+        settings = cfg.wandb
+        self.wandb_run = wandb.init(
+            project=settings["project"], entity=settings.get("entity"),
+            name=settings.get("name") or cfg.job_id, tags=list(settings.get("tags") or ()),
+            id=cfg.job_id, resume="allow", dir=str(self.rd.path),
+            config=cfg.model_dump(mode="json", exclude={"wandb", "spec"}),
+        )
+        self.event(f"Logging to Weights & Biases project {settings['project']!r}", type="wandb",
+                   mode=os.environ.get("WANDB_MODE", "online"))
+
+    def train(self) -> None:
+        import torch
+
+        cfg = self.config
+        schedule = build_schedule(len(self.train_examples), cfg)
+        total_steps = len(schedule)
+        optimizer = torch.optim.AdamW(self.params, lr=cfg.effective_learning_rate(),
+                                      weight_decay=cfg.weight_decay)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, total_steps))
+        start_step, totals = (self.load_checkpoint(optimizer, scheduler)
+                              if self.resume else (0, {}))
+        totals = {"trained_tokens": 0.0, "processed_tokens": 0.0, "train_seconds": 0.0,
+                  "cpu_seconds": 0.0, **totals}
+        save_every = cfg.save_every or max(1, math.ceil(total_steps / 4))
+        eval_every = cfg.eval_every or save_every
+        self._init_wandb()
+        self.status(status="running", phase="training", total_steps=total_steps,
+                    step=start_step, n_params=self.n_params, n_trainable=self.n_trainable,
+                    device=self.device.type)
+        self.event(f"Training {cfg.method} on {self.device.type} x{self.dist.world}: "
+                   f"{total_steps} steps, {self.n_trainable:,} of {self.n_params:,} "
+                   f"parameters trainable", type="status", total_steps=total_steps)
+        step = start_step
+        try:
+            for step_index in range(start_step, total_steps):
+                self._check_stop()
+                began, cpu_began = time.perf_counter(), _cpu_seconds()
+                batches = self._micro_batches(schedule[step_index], self.train_examples)
+                local_trained = float(sum(b.n_trained for b in batches))
+                local_tokens = float(sum(b.n_tokens for b in batches))
+                global_trained, global_tokens = self.dist.sum([local_trained, local_tokens])
+                loss_sum = 0.0
+                for batch in batches:
+                    loss = self._loss(batch)
+                    (loss / global_trained).backward()
+                    loss_sum += float(loss.detach())
+                self.dist.sum_grads(self.params)
+                if cfg.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+                lr = optimizer.param_groups[0]["lr"]
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step = step_index + 1
+                elapsed = time.perf_counter() - began
+                cpu_used = self.dist.sum([_cpu_seconds() - cpu_began])[0]
+                (loss_total,) = self.dist.sum([loss_sum])
+                totals["trained_tokens"] += global_trained
+                totals["processed_tokens"] += global_tokens
+                totals["train_seconds"] += elapsed
+                totals["cpu_seconds"] += cpu_used
+                metrics: dict[str, Any] = {
+                    "loss": loss_total / max(global_trained, 1.0),
+                    "learning_rate": lr,
+                    "tokens_per_second": global_tokens / max(elapsed, 1e-9),
+                    "trained_tokens_per_second": global_trained / max(elapsed, 1e-9),
+                    "trained_tokens": int(totals["trained_tokens"]),
+                    "epoch": step / max(1, math.ceil(len(self.train_examples) / cfg.batch_size)),
+                }
+                if step % eval_every == 0 or step == total_steps:
+                    eval_loss = self.evaluate()
+                    if eval_loss is not None:
+                        metrics["eval_loss"] = eval_loss
+                self.event(f"step {step}/{total_steps} loss {metrics['loss']:.4f}",
+                           type="metrics", step=step, **metrics)
+                self.status(step=step, trained_tokens=int(totals["trained_tokens"]),
+                            last_loss=metrics["loss"], eval_loss=metrics.get("eval_loss"))
+                self.log(f"step {step}/{total_steps} loss {metrics['loss']:.4f} "
+                         f"tok/s {metrics['tokens_per_second']:.0f}")
+                if self.wandb_run is not None:
+                    self.wandb_run.log(metrics, step=step)
+                if step % save_every == 0 and step < total_steps:
+                    self.save_checkpoint(step, optimizer, scheduler, totals)
+        except Stopped:
+            self._stopped(step, optimizer, scheduler, totals)
+            return
+        self._finish(step, totals)
+
+    def _stopped(self, step: int, optimizer: Any, scheduler: Any,
+                 totals: dict[str, float]) -> None:
+        if self.rd.cancel_path.exists():
+            self.status(status="cancelled", finished_at=utcnow().isoformat(), step=step)
+            self.event("Cancelled", type="status", step=step)
+            return
+        # SIGTERM without a cancel request (pre-emption, Ctrl-C): keep the work.
+        if step > 0:
+            self.save_checkpoint(step, optimizer, scheduler, totals)
+        self.status(status="interrupted", step=step)
+        self.event(f"Interrupted at step {step}; resume with client.resume(job)",
+                   type="status", level="warning", step=step)
+
+    def _finish(self, step: int, totals: dict[str, float]) -> None:
+        import torch
+
+        cfg = self.config
+        if self.dist.is_main:
+            if cfg.method == "full":
+                self.model.save_pretrained(self.rd.model_dir)
+                self.tokenizer.save_pretrained(self.rd.model_dir)
+            else:
+                self.model.save_pretrained(self.rd.adapter_dir)
+                self.tokenizer.save_pretrained(self.rd.adapter_dir)
+                if cfg.merge:
+                    merged = self.model.merge_and_unload()
+                    merged.config._attn_implementation = "sdpa"
+                    merged.save_pretrained(self.rd.model_dir)
+                    self.tokenizer.save_pretrained(self.rd.model_dir)
+        gpu_name = (torch.cuda.get_device_name(self.device)
+                    if self.device.type == "cuda" else None)
+        cost, basis = run_cost_usd(device=self.device.type, gpu_name=gpu_name,
+                                   n_devices=self.dist.world,
+                                   wall_seconds=totals["train_seconds"],
+                                   cpu_seconds=totals["cpu_seconds"])
+        seconds = totals["train_seconds"]
+        throughput = {
+            "job_id": cfg.job_id,
+            "model": cfg.model,
+            "params": self.n_params,
+            "method": cfg.method,
+            "device": self.device.type,
+            "gpu_name": gpu_name,
+            "n_devices": self.dist.world,
+            "dtype": self.precision if self.precision != "no" else "fp32",
+            "tokens_per_second": totals["processed_tokens"] / max(seconds, 1e-9),
+            "trained_tokens_per_second": totals["trained_tokens"] / max(seconds, 1e-9),
+            "processed_tokens": int(totals["processed_tokens"]),
+            "trained_tokens": int(totals["trained_tokens"]),
+            "seconds": seconds,
+            "finished_at": utcnow().isoformat(),
+        }
+        if self.dist.is_main:
+            record_throughput(throughput)
+        self.status(status="succeeded", phase="done", finished_at=utcnow().isoformat(),
+                    step=step, trained_tokens=int(totals["trained_tokens"]),
+                    actual_cost_usd=str(cost) if cost is not None else None,
+                    cost_basis=basis, throughput=throughput,
+                    adapter_path=str(self.rd.adapter_dir) if cfg.method != "full" else None,
+                    model_path=str(self.rd.model_dir)
+                    if (cfg.method == "full" or cfg.merge) else None,
+                    resolved_model_path=self.model_path)
+        self.event(f"Succeeded: {int(totals['trained_tokens']):,} trained tokens in "
+                   f"{seconds:.1f} s ({throughput['tokens_per_second']:.0f} tok/s); {basis}",
+                   type="status", step=step, throughput=throughput)
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+            self.wandb_run = None
+
+
+def run_training(run_dir: Path, *, resume: bool = False) -> int:
+    """Train the run in ``run_dir``; returns the process exit code."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    rd = RunDir(run_dir)
+    run: _Run | None = None
+    try:
+        run = _Run(rd, resume)
+        run.setup()
+        run.train()
+        return 0
+    except Exception as exc:
+        is_main = run is None or run.dist.is_main
+        if is_main:
+            message = str(exc) if isinstance(exc, TuneportError) else f"{type(exc).__name__}: {exc}"
+            rd.update_status(status="failed", finished_at=utcnow().isoformat(),
+                             error={"code": type(exc).__name__, "message": message})
+            rd.append_event(f"Failed: {message}", type="status", level="error",
+                            traceback=traceback.format_exc(limit=20))
+        traceback.print_exc()
+        return 1
+    finally:
+        if run is not None:
+            if run.wandb_run is not None:
+                run.wandb_run.finish(exit_code=1)
+            run.dist.close()
