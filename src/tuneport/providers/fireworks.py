@@ -1,0 +1,623 @@
+"""Fireworks AI fine-tuning through the official ``fireworks-ai`` SDK (1.x).
+
+Routes (``base_url`` *without* ``/v1``; everything under ``/v1/accounts/{account_id}``):
+a dataset record is created (``POST …/datasets``, with the example count), the JSONL goes
+to ``…/datasets/{id}:upload`` and the dataset is polled until ``READY``. Supervised jobs
+live under ``…/supervisedFineTuningJobs`` (create, get, list, ``:cancel``); the price comes
+from ``…/supervisedFineTuningJobs:estimateCost``, which the SDK does not wrap, so it goes
+through the SDK's raw ``post``.
+
+Idempotency: Fireworks lets the client choose the job id; tuneport derives it from the
+key (``tp-<hash>``), so a repeated create answers 409 and :meth:`find_job` is a plain GET.
+Datasets are named after the content fingerprint the same way.
+
+Events: Fireworks has no events route for SFT jobs. :meth:`events` synthesizes them from
+the job itself (created, its current state, its progress), so they only reflect the last
+snapshot, not the full history.
+
+Serving: LoRA fine-tunes need a dedicated deployment. :meth:`deploy` creates a base-model
+deployment with add-ons enabled and loads the LoRA onto it (``deployedModels``); ``model=``
+is then ``accounts/<a>/models/<ft>#accounts/<a>/deployments/<dep>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from pydantic import SecretStr
+
+from tuneport._exceptions import (
+    ConfigError,
+    ConflictError,
+    DatasetError,
+    NotFoundError,
+    TransportError,
+    UnsupportedFeatureError,
+)
+from tuneport._models import (
+    Capability,
+    EndpointState,
+    FineTuneSpec,
+    Job,
+    JobErrorInfo,
+    JobEvent,
+    JobStatus,
+    ModelEndpoint,
+    RemoteFile,
+    RenderedDataset,
+)
+from tuneport.providers import _hosted
+from tuneport.providers.base import Provider, ProviderQuote
+
+if TYPE_CHECKING:
+    import fireworks as fireworks_sdk
+
+    from tuneport._config import ProviderSettings
+
+__all__ = ["DEFAULT_ACCELERATOR", "DEFAULT_API_ROOT", "FireworksProvider"]
+
+DEFAULT_API_ROOT = "https://api.fireworks.ai"
+DEFAULT_INFERENCE_URL = "https://api.fireworks.ai/inference/v1"
+DEFAULT_ACCELERATOR = "NVIDIA_H100_80GB"
+ID_PREFIX = "tp-"
+
+#: Every ``gatewayJobState`` Fireworks documents (4.259.0 and 5.10.0).
+STATUS_MAP: dict[str, JobStatus] = {
+    "JOB_STATE_VALIDATING": JobStatus.VALIDATING,
+    "JOB_STATE_CREATING_INPUT_DATASET": JobStatus.VALIDATING,
+    "JOB_STATE_CREATING": JobStatus.QUEUED,
+    "JOB_STATE_PENDING": JobStatus.QUEUED,
+    "JOB_STATE_RE_QUEUEING": JobStatus.QUEUED,
+    "JOB_STATE_IDLE": JobStatus.QUEUED,
+    "JOB_STATE_RUNNING": JobStatus.RUNNING,
+    "JOB_STATE_WRITING_RESULTS": JobStatus.RUNNING,
+    "JOB_STATE_PAUSED": JobStatus.PAUSED,
+    "JOB_STATE_CANCELLING": JobStatus.CANCELLING,
+    "JOB_STATE_COMPLETED": JobStatus.SUCCEEDED,
+    # Early stopping ends a job with a usable model: treated as success on purpose.
+    "JOB_STATE_EARLY_STOPPED": JobStatus.SUCCEEDED,
+    "JOB_STATE_FAILED": JobStatus.FAILED,
+    "JOB_STATE_EXPIRED": JobStatus.FAILED,
+    "JOB_STATE_CANCELLED": JobStatus.CANCELLED,
+    "JOB_STATE_DELETING": JobStatus.DELETED,
+    "JOB_STATE_DELETING_CLEANING_UP": JobStatus.DELETED,
+    "JOB_STATE_DELETED": JobStatus.DELETED,
+    "JOB_STATE_ARCHIVED": JobStatus.DELETED,
+    # JOB_STATE_UNSPECIFIED is deliberately absent: it maps to UNKNOWN with a warning.
+}
+
+DEPLOYMENT_STATES: dict[str, EndpointState] = {
+    "CREATING": EndpointState.DEPLOYING,
+    "UPDATING": EndpointState.DEPLOYING,
+    "READY": EndpointState.READY,
+    "FAILED": EndpointState.FAILED,
+    "DELETING": EndpointState.NOT_DEPLOYED,
+    "DELETED": EndpointState.NOT_DEPLOYED,
+}
+DEPLOYED_MODEL_STATES: dict[str, EndpointState] = {
+    "DEPLOYING": EndpointState.DEPLOYING,
+    "UPDATING": EndpointState.DEPLOYING,
+    "DEPLOYED": EndpointState.READY,
+    "UNDEPLOYING": EndpointState.NOT_DEPLOYED,
+}
+
+
+class FireworksProvider(Provider):
+    """Fireworks AI's managed LoRA fine-tuning and dedicated deployments.
+
+    Args:
+        api_key: the API key; falls back to ``FIREWORKS_API_KEY``.
+        account_id: the account; falls back to ``FIREWORKS_ACCOUNT_ID``.
+        base_url: the API root *without* ``/v1`` (default ``https://api.fireworks.ai``).
+        timeout: seconds per request.
+        max_retries: the SDK's own retries for reads (creates always use 0).
+    """
+
+    name: ClassVar[str] = "fireworks"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.LORA, Capability.ESTIMATE_API, Capability.CLIENT_JOB_ID,
+         Capability.EVENTS, Capability.DEPLOY, Capability.WANDB}
+    )
+    STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | str | None = None,
+        account_id: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int | None = None,
+        dataset_poll_interval: float = 1.0,
+        **_ignored: Any,
+    ) -> None:
+        import fireworks
+
+        self._sdk = fireworks
+        self._key = _hosted.require_key(self.name, api_key, "FIREWORKS_API_KEY")
+        account = account_id or os.environ.get("FIREWORKS_ACCOUNT_ID")
+        if not account:
+            raise ConfigError(
+                "No Fireworks account id. Set FIREWORKS_ACCOUNT_ID (or "
+                "TUNEPORT_FIREWORKS_ACCOUNT_ID), pass account_id=... to tuneport.Client, or add "
+                "account_id under [providers.fireworks] in tuneport.toml."
+            )
+        self.account_id = account
+        root = (base_url or os.environ.get("FIREWORKS_BASE_URL") or "").rstrip("/")
+        if root.endswith("/v1"):
+            root = root[: -len("/v1")]
+        # With base_url left unset the SDK calls absolute api.fireworks.ai URLs; with it set,
+        # it calls {base}/v1/... (and chat at {base}/v1, without /inference).
+        self._overridden = bool(root)
+        self.base_url = root or DEFAULT_API_ROOT
+        self.dataset_poll_interval = dataset_poll_interval
+        self._client: fireworks_sdk.Fireworks = fireworks.Fireworks(
+            api_key=self._key.get_secret_value(), account_id=account,
+            base_url=root or None, timeout=timeout, max_retries=0,
+        )
+        self._reader = (
+            self._client.with_options(max_retries=max_retries) if max_retries else self._client
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> Self:
+        """Build from a resolved ``tuneport._config.ProviderSettings``."""
+        return cls(
+            api_key=settings.api_key, account_id=settings.account_id,
+            base_url=settings.base_url, timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+
+    def __repr__(self) -> str:
+        return f"FireworksProvider(account_id={self.account_id!r}, base_url={self.base_url!r})"
+
+    @property
+    def inference_base_url(self) -> str:
+        """The OpenAI-compatible root for chat completions."""
+        return f"{self.base_url}/v1" if self._overridden else DEFAULT_INFERENCE_URL
+
+    def _path(self, suffix: str) -> str:
+        """An account path for the SDK's raw request methods (absolute unless overridden)."""
+        path = f"/v1/accounts/{self.account_id}/{suffix}"
+        return path if self._overridden else DEFAULT_API_ROOT + path
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        return _hosted.map_errors(
+            self.name, self._sdk, action, secrets=(self._key.get_secret_value(),)
+        )
+
+    def _name(self, kind: str, short: str) -> str:
+        return f"accounts/{self.account_id}/{kind}/{short}"
+
+    # -- datasets ------------------------------------------------------------------------
+
+    @staticmethod
+    def dataset_id_for(fingerprint: str) -> str:
+        """The dataset id of a rendered file (same content, same dataset)."""
+        return ID_PREFIX + "ds-" + _hosted.idempotency_token(fingerprint, 24)
+
+    @staticmethod
+    def job_id_for(idempotency_key: str) -> str:
+        """The client-chosen job id carrying an idempotency key."""
+        return ID_PREFIX + _hosted.idempotency_token(idempotency_key, 24)
+
+    def upload(self, rendered: RenderedDataset) -> RemoteFile:
+        """Create the dataset record and upload the JSONL (``:upload``, ≤ 150 MB).
+
+        A dataset with the same content already there (409) is reused.
+        """
+        dataset_id = self.dataset_id_for(rendered.fingerprint)
+        fmt: Any = "CHAT" if rendered.format in ("chat", "messages", "preference") else (
+            "COMPLETION" if rendered.format == "completion" else "FORMAT_UNSPECIFIED"
+        )
+        try:
+            with self._errors("creating the dataset"):
+                self._client.datasets.create(
+                    dataset_id=dataset_id,
+                    dataset={"user_uploaded": {}, "example_count": str(rendered.n_examples),
+                             "format": fmt},
+                )
+        except ConflictError:
+            current = self._dataset(dataset_id, rendered.fingerprint)
+            if current.status == "READY":
+                return current
+        with self._errors("uploading the dataset"), rendered.path.open("rb") as fh:
+            self._client.datasets.upload(dataset_id, file=(rendered.path.name, fh))
+        return self._dataset(dataset_id, rendered.fingerprint)
+
+    def _dataset(self, dataset_id: str, fingerprint: str | None) -> RemoteFile:
+        with self._errors(f"reading dataset {dataset_id}"):
+            obj = self._reader.datasets.get(dataset_id)
+        raw = obj.model_dump(mode="json", by_alias=True)
+        return RemoteFile(
+            provider=self.name, id=dataset_id, fingerprint=fingerprint,
+            status=raw.get("state"), raw=raw,
+        )
+
+    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
+        """Poll the dataset until ``READY``.
+
+        Fireworks has no failed dataset state; a non-OK ``status`` is reported as a
+        :class:`DatasetError`.
+        """
+        deadline = time.monotonic() + timeout
+        current = file
+        while current.status != "READY":
+            status = current.raw.get("status") or {}
+            code = status.get("code") if isinstance(status, Mapping) else None
+            if code not in (None, "OK", 0, "0"):
+                raise DatasetError(
+                    f"fireworks rejected dataset {file.id}: {status.get('message') or code}. "
+                    "Fix the data (tuneport validate FILE --provider fireworks) and submit again."
+                )
+            if time.monotonic() >= deadline:
+                raise TransportError(
+                    f"dataset {file.id} was still {current.status} after {timeout:.0f}s; "
+                    "try again later or raise the timeout.",
+                    provider=self.name,
+                )
+            time.sleep(self.dataset_poll_interval)
+            current = self._dataset(file.id, file.fingerprint)
+        return current
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def build_create_params(
+        self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
+        validation_file: RemoteFile | None = None,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``supervised_fine_tuning_jobs.create`` (no request).
+
+        Raises:
+            UnsupportedFeatureError: the spec asks for something Fireworks does not offer.
+        """
+        if spec.method != "lora":
+            raise UnsupportedFeatureError(
+                f"fireworks does not support method={spec.method!r} through tuneport: its "
+                "supervised jobs are LoRA only (full-parameter SFT is not exposed by the API) "
+                "and DPO runs under a separate /dpoJobs API tuneport does not drive yet."
+            )
+        for param in ("lora_alpha", "lora_dropout"):
+            if getattr(spec, param) is not None:
+                raise UnsupportedFeatureError(
+                    f"fireworks does not support the hyperparameter {param}; only lora_rank "
+                    "(a power of 2 up to 32) is settable."
+                )
+        kwargs: dict[str, Any] = {
+            "dataset": self._name("datasets", file.id),
+            "base_model": spec.model,
+            "supervised_fine_tuning_job_id": self.job_id_for(idempotency_key),
+            "display_name": spec.suffix or f"tuneport {spec.canonical_model or spec.model}",
+        }
+        if spec.epochs is not None:
+            if spec.epochs == "auto":
+                raise UnsupportedFeatureError(
+                    "fireworks does not support epochs='auto'; give a number of epochs."
+                )
+            kwargs["epochs"] = spec.epochs
+        if spec.learning_rate is not None:
+            kwargs["learning_rate"] = spec.learning_rate
+        if spec.lora_rank is not None:
+            kwargs["lora_rank"] = spec.lora_rank
+        if spec.batch_size is not None:
+            if not isinstance(spec.batch_size, int):
+                raise UnsupportedFeatureError(
+                    f"fireworks does not support batch_size={spec.batch_size!r}; give the number "
+                    "of samples per batch (batchSizeSamples)."
+                )
+            kwargs["batch_size_samples"] = spec.batch_size
+        if spec.seed is not None:
+            raise UnsupportedFeatureError(
+                "fireworks does not support the hyperparameter seed for supervised jobs."
+            )
+        if spec.suffix:
+            # The key's token keeps two jobs with the same suffix from clashing on the model.
+            token = _hosted.idempotency_token(idempotency_key, 8)
+            kwargs["output_model"] = _model_id(f"{spec.suffix[:50]}-{token}")
+        if validation_file is not None:
+            kwargs["evaluation_dataset"] = self._name("datasets", validation_file.id)
+        if spec.wandb is not None:
+            wandb: dict[str, Any] = {
+                "enabled": True, "project": spec.wandb.project,
+                "api_key": _hosted.wandb_key(self.name, spec.wandb),
+            }
+            if spec.wandb.entity:
+                wandb["entity"] = spec.wandb.entity
+            if spec.wandb.name:
+                wandb["run_id"] = spec.wandb.name
+            kwargs["wandb_config"] = wandb
+        import inspect
+
+        allowed = set(inspect.signature(self._client.supervised_fine_tuning_jobs.create).parameters)
+        extra: dict[str, Any] = {}
+        for key, value in spec.provider_options.items():
+            if key in allowed:
+                kwargs[key] = value
+            else:
+                extra[key] = value  # camelCase fields the SDK does not know pass as-is
+        if extra:
+            kwargs["extra_body"] = extra
+        return kwargs
+
+    def create_job(
+        self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
+        validation_file: RemoteFile | None = None,
+    ) -> Job:
+        """Create the job under a key-derived id; 409 (already created) adopts it."""
+        kwargs = self.build_create_params(file, spec, idempotency_key, validation_file)
+        try:
+            with self._errors("creating the fine-tuning job"):
+                obj = self._client.supervised_fine_tuning_jobs.create(**kwargs)
+        except ConflictError as conflict:
+            # Our own earlier create (its answer lost): adopt it. Otherwise the clash is
+            # about something else (e.g. the output model name) and is the caller's to fix.
+            try:
+                return self.get_job(kwargs["supervised_fine_tuning_job_id"])
+            except NotFoundError:
+                raise conflict from None
+        return self._job(obj.model_dump(mode="json", by_alias=True))
+
+    def get_job(self, job_id: str) -> Job:
+        """The job's current state."""
+        short = job_id.rsplit("/", 1)[-1]
+        with self._errors(f"reading job {short}"):
+            obj = self._reader.supervised_fine_tuning_jobs.get(short)
+        return self._job(obj.model_dump(mode="json", by_alias=True))
+
+    def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
+        """Jobs newest first (the SDK follows ``nextPageToken``)."""
+        with self._errors("listing jobs"):
+            page = self._reader.supervised_fine_tuning_jobs.list(
+                page_size=min(limit or 200, 200), order_by="create_time desc",
+            )
+            raws = []
+            for obj in page:
+                raws.append(obj.model_dump(mode="json", by_alias=True))
+                if limit is not None and len(raws) >= limit:
+                    break
+        raws.sort(key=lambda r: str(r.get("createTime") or ""), reverse=True)
+        for raw in raws:
+            yield self._job(raw)
+
+    def cancel_job(self, job_id: str) -> Job:
+        """``POST …/{job}:cancel``, then the job as Fireworks reports it."""
+        short = job_id.rsplit("/", 1)[-1]
+        with self._errors(f"cancelling job {short}"):
+            self._client.supervised_fine_tuning_jobs.cancel(short, body={})
+        return self.get_job(short)
+
+    def find_job(self, idempotency_key: str) -> Job | None:
+        """A GET on the key-derived job id."""
+        try:
+            return self.get_job(self.job_id_for(idempotency_key))
+        except NotFoundError:
+            return None
+
+    # -- events --------------------------------------------------------------------------
+
+    def events(self, job_id: str, after: str | None = None) -> list[JobEvent]:
+        """Events synthesized from the job (Fireworks has no SFT events route).
+
+        One ``created`` event, one for the current state and one for the progress, with
+        ids stable across calls, so ``after`` works for polling the latest change.
+        """
+        job = self.get_job(job_id)
+        raw = job.raw
+        events: list[JobEvent] = []
+        created = job.created_at or datetime.now(UTC)
+        events.append(JobEvent(
+            id=f"{job.id}:created", job_id=job.id, created_at=created, type="job_created",
+            message=f"job created on {job.base_model}",
+        ))
+        updated = _hosted.parse_time(raw.get("updateTime")) or job.finished_at or created
+        progress = raw.get("jobProgress") or {}
+        if isinstance(progress, Mapping) and progress.get("percent") is not None:
+            percent = progress.get("percent")
+            events.append(JobEvent(
+                id=f"{job.id}:progress:{percent}", job_id=job.id, created_at=updated,
+                type="progress", message=f"{percent}% done (epoch {progress.get('epoch')})",
+                data={k: v for k, v in progress.items() if v is not None},
+            ))
+        level = "error" if job.status is JobStatus.FAILED else "info"
+        message = f"state {job.provider_status}"
+        if job.error is not None:
+            message += f": {job.error.message}"
+        events.append(JobEvent(
+            id=f"{job.id}:state:{job.provider_status}", job_id=job.id,
+            created_at=job.finished_at or updated, type="state", message=message,
+            level=level,  # type: ignore[arg-type]
+        ))
+        events.sort(key=lambda e: e.created_at)
+        return _hosted.since_event(events, after)
+
+    # -- estimate ------------------------------------------------------------------------
+
+    def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
+        """Fireworks' own price for this job (``:estimateCost``, via the raw request)."""
+        body: dict[str, Any] = {
+            "dataset": self._name("datasets", file.id),
+            "baseModel": spec.model,
+        }
+        if isinstance(spec.epochs, int):
+            body["epochs"] = spec.epochs
+        if spec.lora_rank is not None:
+            body["loraRank"] = spec.lora_rank
+        if spec.learning_rate is not None:
+            body["learningRate"] = spec.learning_rate
+        with self._errors("asking Fireworks for a cost estimate"):
+            raw: Any = self._client.post(
+                self._path("supervisedFineTuningJobs:estimateCost"), body=body, cast_to=object
+            )
+        raw = dict(raw) if isinstance(raw, Mapping) else {}
+        total = _hosted.money_to_decimal(raw.get("estimatedCost"))
+        return ProviderQuote(
+            provider=self.name, available=total is not None, total_usd=total,
+            reason=None if total is not None else "no estimatedCost in the answer", raw=raw,
+        )
+
+    # -- serving -------------------------------------------------------------------------
+
+    def _deployment_id_for(self, job: Job) -> str:
+        return ID_PREFIX + "dep-" + _hosted.idempotency_token(job.id, 20)
+
+    def endpoint(self, job: Job) -> ModelEndpoint:
+        """The deployment serving this job's LoRA, or ``NOT_DEPLOYED``."""
+        model = job.fine_tuned_model
+        if model and job.status is JobStatus.SUCCEEDED:
+            deployment_id = self._deployment_id_for(job)
+            try:
+                with self._errors("reading the deployment"):
+                    dep = self._reader.deployments.get(deployment_id)
+            except NotFoundError:
+                dep = None
+            if dep is not None:
+                return self._endpoint(job, dep.model_dump(mode="json", by_alias=True))
+        note = (
+            "Fireworks serves fine-tuned LoRA models only on a dedicated deployment: "
+            "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
+            "GPU-hour until deleted."
+        )
+        if job.status is not JobStatus.SUCCEEDED:
+            note = f"The job is {job.status.value}; it can be deployed once it succeeded."
+        return ModelEndpoint(
+            provider=self.name, model=model or "", base_url=self.inference_base_url,
+            kind="dedicated", state=EndpointState.NOT_DEPLOYED, base_model=job.base_model,
+            hourly_usd=_hosted.serving_hourly_usd(self.name, DEFAULT_ACCELERATOR),
+            notes=(note,), api_key=self._key,
+        )
+
+    def deploy(
+        self,
+        job: Job,
+        *,
+        accelerator_type: Any = DEFAULT_ACCELERATOR,
+        accelerator_count: int = 1,
+        min_replicas: int = 1,
+        max_replicas: int = 1,
+        **options: Any,
+    ) -> ModelEndpoint:
+        """Create a base-model deployment with add-ons and load the LoRA onto it.
+
+        Both ids derive from the job, so calling again reuses them (409 is adopted).
+        """
+        if job.status is not JobStatus.SUCCEEDED or not job.fine_tuned_model or not job.base_model:
+            raise UnsupportedFeatureError(
+                f"fireworks can only deploy a succeeded job; job {job.id} is {job.status.value}."
+            )
+        deployment_id = self._deployment_id_for(job)
+        dep_name = self._name("deployments", deployment_id)
+        try:
+            with self._errors("creating the deployment"):
+                self._client.deployments.create(
+                    base_model=job.base_model, deployment_id=deployment_id,
+                    enable_addons=True, min_replica_count=min_replicas,
+                    max_replica_count=max_replicas,
+                    accelerator_type=accelerator_type,
+                    accelerator_count=accelerator_count, **options,
+                )
+        except ConflictError:
+            pass
+        try:
+            with self._errors("loading the LoRA onto the deployment"):
+                self._client.lora.load(model=job.fine_tuned_model, deployment=dep_name)
+        except ConflictError:
+            pass
+        with self._errors("reading the deployment"):
+            dep = self._reader.deployments.get(deployment_id)
+        return self._endpoint(job, dep.model_dump(mode="json", by_alias=True))
+
+    def _endpoint(self, job: Job, dep: dict[str, Any]) -> ModelEndpoint:
+        dep_name = str(dep.get("name") or self._name("deployments", self._deployment_id_for(job)))
+        state = DEPLOYMENT_STATES.get(str(dep.get("state")), EndpointState.DEPLOYING)
+        loaded_state = None
+        if state is EndpointState.READY:
+            loaded_state = self._lora_state(job.fine_tuned_model or "", dep_name)
+            state = loaded_state or EndpointState.DEPLOYING
+        accel = dep.get("acceleratorType") or DEFAULT_ACCELERATOR
+        count = int(dep.get("acceleratorCount") or 1) * int(dep.get("minReplicaCount") or 1)
+        hourly = _hosted.serving_hourly_usd(self.name, str(accel), count)
+        return ModelEndpoint(
+            provider=self.name, model=f"{job.fine_tuned_model}#{dep_name}",
+            base_url=self.inference_base_url, kind="dedicated", state=state,
+            deployment_id=dep_name, base_model=job.base_model, hourly_usd=hourly,
+            notes=(f"deployment {dep.get('state')}; billed per GPU-hour until deleted.",),
+            api_key=self._key,
+        )
+
+    def _lora_state(self, model: str, dep_name: str) -> EndpointState | None:
+        with self._errors("listing loaded LoRAs"):
+            for item in self._reader.lora.list():
+                raw = item.model_dump(mode="json", by_alias=True)
+                if raw.get("model") == model and raw.get("deployment") in (dep_name, None):
+                    return DEPLOYED_MODEL_STATES.get(str(raw.get("state")), EndpointState.READY)
+        return None
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
+
+    # -- normalization -------------------------------------------------------------------
+
+    def _job(self, raw: dict[str, Any]) -> Job:
+        state = str(raw.get("state") or "JOB_STATE_UNSPECIFIED")
+        normalized = self.normalize_status(state)
+        name = str(raw.get("name") or "")
+        short = name.rsplit("/", 1)[-1] if name else str(raw.get("id") or "")
+        output = raw.get("outputModel") or short
+        fine_tuned = output if "/" in str(output) else self._name("models", str(output))
+        hyper = {
+            key: raw[field] for key, field in (
+                ("epochs", "epochs"), ("learning_rate", "learningRate"), ("lora_rank", "loraRank"),
+                ("batch_size_samples", "batchSizeSamples"), ("max_context_length",
+                "maxContextLength"), ("learning_rate_warmup_steps", "learningRateWarmupSteps"),
+            ) if raw.get(field) is not None
+        }
+        progress_raw = raw.get("jobProgress") or {}
+        progress = None
+        trained = None
+        if isinstance(progress_raw, Mapping):
+            if isinstance(progress_raw.get("percent"), int | float):
+                progress = min(1.0, float(progress_raw["percent"]) / 100.0)
+            if normalized is JobStatus.SUCCEEDED and progress_raw.get("inputTokens") is not None:
+                trained = int(progress_raw["inputTokens"])
+        if normalized is JobStatus.SUCCEEDED:
+            progress = 1.0
+        error = None
+        status = raw.get("status")
+        if normalized is JobStatus.FAILED:
+            message = (status or {}).get("message") if isinstance(status, Mapping) else None
+            code = (status or {}).get("code") if isinstance(status, Mapping) else None
+            error = JobErrorInfo(
+                code=str(code) if code is not None else state,
+                message=str(message or f"job ended {state}"),
+            )
+        estimated = _hosted.money_to_decimal(raw.get("estimatedCost"))
+        dataset = raw.get("dataset")
+        evaluation = raw.get("evaluationDataset")
+        return Job(
+            id=short, provider=self.name, status=normalized, provider_status=state,
+            base_model=raw.get("baseModel"),
+            fine_tuned_model=fine_tuned if normalized is JobStatus.SUCCEEDED else None,
+            created_at=_hosted.parse_time(raw.get("createTime")),
+            finished_at=_hosted.parse_time(raw.get("completedTime")),
+            trained_tokens=trained, progress=progress, error=error, hyperparameters=hyper,
+            estimated_cost_usd=estimated,
+            training_file=str(dataset).rsplit("/", 1)[-1] if dataset else None,
+            validation_file=str(evaluation).rsplit("/", 1)[-1] if evaluation else None,
+            idempotency_key=None, raw=raw,
+        )
+
+
+def _model_id(text: str) -> str:
+    """A Fireworks resource id (``a-z0-9-``, ≤ 63, starting with a letter) from free text."""
+    cleaned = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-")
+    cleaned = "-".join(p for p in cleaned.split("-") if p) or "model"
+    if not cleaned[0].isalpha():
+        cleaned = "m-" + cleaned
+    return cleaned[:63].rstrip("-")
+
