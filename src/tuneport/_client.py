@@ -171,6 +171,7 @@ class Client:
         self._adapters: dict[str, Provider] = {}
         self._lock = threading.Lock()
         self._ledger: Ledger | None = None
+        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
         # Swappable so tests can run the backoff without real waiting.
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
@@ -321,10 +322,20 @@ class Client:
             if new:
                 # A fresh key that still says which submission it came from.
                 key = derive_idempotency_key(key, prep.provider, {"new": uuid.uuid4().hex})
-            job = self._submit(prep, key, notify)
+            with self._key_lock(prep.provider, key):
+                job = self._submit(prep, key, notify)
         if wait:
             return self.wait(job)
         return job
+
+    @contextmanager
+    def _key_lock(self, provider: str, key: str) -> Iterator[None]:
+        # Two threads of one client submitting the same thing must not both create; the
+        # second waits and then finds the first one's job in the ledger.
+        with self._lock:
+            lock = self._key_locks.setdefault((provider, key), threading.Lock())
+        with lock:
+            yield
 
     def _submit(self, prep: _Prepared, key: str, notify: ProgressCallback) -> Job:
         ledger, adapter, name = self.ledger, prep.adapter, prep.provider
@@ -612,23 +623,31 @@ class Client:
         """
         backoff = _backoff(poll, max_poll)
         start = self._clock()
-        current = self.get_job(job)
+        last = self._placeholder(job)
+        delay = 0.0
         while True:
-            if on_update is not None:
-                on_update(current)
-            if current.is_terminal:
-                return _finished(current)
-            delay = backoff.next()
-            delay = _bounded_by_timeout(delay, start, self._clock(), timeout, current)
-            self._sleep(delay)
+            if delay:
+                self._sleep(_bounded_by_timeout(delay, start, self._clock(), timeout, last))
             try:
-                fresh = self.get_job(current)
+                fresh = self.get_job(last)
             except RateLimitError as exc:
-                self._sleep(backoff.next(retry_after=exc.retry_after))
+                delay = backoff.next(retry_after=exc.retry_after)
                 continue
-            if fresh.status != current.status or fresh.progress != current.progress:
+            if _changed(last, fresh):
                 backoff.reset()
-            current = fresh
+            last = fresh
+            if on_update is not None:
+                on_update(fresh)
+            if fresh.is_terminal:
+                return _finished(fresh)
+            delay = backoff.next()
+
+    def _placeholder(self, job: JobRef) -> Job:
+        if isinstance(job, Job):
+            return job
+        name, job_id = self._resolve(job)
+        known = self.ledger.get_job(name, job_id)
+        return known or Job(id=job_id, provider=name, status=JobStatus.UNKNOWN, provider_status="")
 
     # -- using the result --------------------------------------------------------------
 
@@ -789,23 +808,24 @@ class AsyncClient:
         backoff = _backoff(poll, max_poll)
         loop = asyncio.get_running_loop()
         start = loop.time()
-        current = await self.get_job(job)
+        last = await asyncio.to_thread(self.sync._placeholder, job)
+        delay = 0.0
         while True:
-            if on_update is not None:
-                on_update(current)
-            if current.is_terminal:
-                return _finished(current)
-            delay = _bounded_by_timeout(backoff.next(), start, loop.time(),
-                                        timeout, current)
-            await asyncio.sleep(delay)
+            if delay:
+                await asyncio.sleep(_bounded_by_timeout(delay, start, loop.time(), timeout, last))
             try:
-                fresh = await self.get_job(current)
+                fresh = await self.get_job(last)
             except RateLimitError as exc:
-                await asyncio.sleep(backoff.next(retry_after=exc.retry_after))
+                delay = backoff.next(retry_after=exc.retry_after)
                 continue
-            if fresh.status != current.status or fresh.progress != current.progress:
+            if _changed(last, fresh):
                 backoff.reset()
-            current = fresh
+            last = fresh
+            if on_update is not None:
+                on_update(fresh)
+            if fresh.is_terminal:
+                return _finished(fresh)
+            delay = backoff.next()
 
     async def close(self) -> None:
         """Close every adapter's network client."""
@@ -828,6 +848,10 @@ class AsyncClient:
 
 def _with_key(job: Job, key: str) -> Job:
     return job if job.idempotency_key == key else job.model_copy(update={"idempotency_key": key})
+
+
+def _changed(before: Job, after: Job) -> bool:
+    return before.status != after.status or before.progress != after.progress
 
 
 def _backoff(poll: float | None, max_poll: float | None) -> PollBackoff:

@@ -40,7 +40,8 @@ def _wait_for(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]
         exc = state.outcome.exception() if state.outcome is not None else None
         if isinstance(exc, RateLimitError) and exc.retry_after is not None:
             return max(0.0, float(exc.retry_after))
-        backoff = min(policy.max_backoff, policy.initial_backoff * 2 ** (state.attempt_number - 1))
+        growth: float = 2.0 ** (state.attempt_number - 1)
+        backoff = min(policy.max_backoff, policy.initial_backoff * growth)
         # Jitter keeps several clients that failed together from retrying together.
         return backoff * (1.0 - 0.25 * random.random())
 
