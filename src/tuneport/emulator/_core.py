@@ -274,3 +274,16 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return data
+
+
+async def form_fields(request: Request) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """A multipart form's text fields and files (``name -> (filename, bytes)``), fully read."""
+    texts: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    async with request.form() as form:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                texts[key] = value
+            else:
+                files[key] = (value.filename or "file", await value.read())
+    return texts, files

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tuneport.emulator import _lifecycle as life
-from tuneport.emulator._core import ApiError, EmulatorState, json_body, make_route
+from tuneport.emulator._core import ApiError, EmulatorState, form_fields, json_body, make_route
 from tuneport.emulator._training_files import parse_training_file
 
 __all__ = ["BASE_MODELS", "routes"]
@@ -124,16 +124,15 @@ async def _dataset_action(state: EmulatorState, request: Request) -> Any:
     did, verb = _split(request.path_params["name"])
     record = _get_dataset(state, account, did)
     if verb == "upload":
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
+        _, files = await form_fields(request)
+        if "file" not in files:
             raise ApiError(400, "missing multipart field 'file'")
-        data = await upload.read()
+        filename, data = files["file"]
         if len(data) > 150 * 1024 * 1024:
             raise ApiError(400, "file larger than 150 MB: use getUploadEndpoint instead")
         _ingest(state, account, did, record, data)
         return {"id": did, "object": "file", "bytes": len(data),
-                "created_at": int(state.now()), "filename": upload.filename or "dataset.jsonl",
+                "created_at": int(state.now()), "filename": filename,
                 "purpose": "fine-tune"}
     if verb == "getUploadEndpoint":
         body = await json_body(request)

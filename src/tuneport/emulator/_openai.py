@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tuneport.emulator import _lifecycle as life
-from tuneport.emulator._core import ApiError, EmulatorState, json_body, make_route
+from tuneport.emulator._core import ApiError, EmulatorState, form_fields, json_body, make_route
 from tuneport.emulator._paging import cursor_page, int_param
 from tuneport.emulator._training_files import parse_training_file
 
@@ -58,15 +58,13 @@ def _new_file(state: EmulatorState, filename: str, purpose: str, data: bytes) ->
 
 
 async def _create_file(state: EmulatorState, request: Request) -> Any:
-    form = await request.form()
-    upload = form.get("file")
-    purpose = form.get("purpose")
-    if upload is None or isinstance(upload, str):
+    texts, files = await form_fields(request)
+    if "file" not in files:
         raise ApiError(400, "Missing required parameter: 'file'.", param="file")
-    if not isinstance(purpose, str):
+    if "purpose" not in texts:
         raise ApiError(400, "Missing required parameter: 'purpose'.", param="purpose")
-    data = await upload.read()
-    return _file_object(state, _new_file(state, upload.filename or "file", purpose, data))
+    filename, data = files["file"]
+    return _file_object(state, _new_file(state, filename, texts["purpose"], data))
 
 
 def _get_file(state: EmulatorState, fid: str) -> dict[str, Any]:
@@ -143,11 +141,10 @@ async def _add_part(state: EmulatorState, request: Request) -> Any:
     if record["status"] != "pending":
         raise ApiError(400, f"Upload {uid} is {record['status']}; parts can only be added "
                             "to a pending upload.")
-    form = await request.form()
-    part = form.get("data")
-    if part is None or isinstance(part, str):
+    _, files = await form_fields(request)
+    if "data" not in files:
         raise ApiError(400, "Missing required parameter: 'data'.", param="data")
-    data = await part.read()
+    data = files["data"][1]
     if len(data) > 64 * 1024**2:
         raise ApiError(400, "Each part may be at most 64 MB.", param="data")
     pid = state.store.new_id("part_", length=22)

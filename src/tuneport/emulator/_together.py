@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tuneport.emulator import _lifecycle as life
-from tuneport.emulator._core import ApiError, EmulatorState, json_body, make_route
+from tuneport.emulator._core import ApiError, EmulatorState, form_fields, json_body, make_route
 from tuneport.emulator._training_files import parse_training_file
 
 __all__ = ["MODELS", "routes"]
@@ -63,8 +63,8 @@ def _get_file(state: EmulatorState, fid: str) -> dict[str, Any]:
 
 
 async def _create_file(state: EmulatorState, request: Request) -> Any:
-    form = await request.form()
-    fields = {k: form.get(k) for k in ("purpose", "file_name", "file_type", "checksum")}
+    texts, _ = await form_fields(request)
+    fields = {k: texts.get(k) for k in ("purpose", "file_name", "file_type", "checksum")}
     for key in ("purpose", "file_name"):
         if not isinstance(fields[key], str) or not fields[key]:
             raise ApiError(400, f"Missing required field '{key}'", param=key)
