@@ -924,31 +924,24 @@ def _resolve_model(provider: str, model: str) -> tuple[str, str | None]:
 
 def _warn_availability(provider: str, provider_catalog: Any, entry: Any) -> None:
     """Surface the catalog's availability dates (e.g. OpenAI's self-serve wind-down)."""
+    until = getattr(entry, "training_available_until", None)
+    shutdown = getattr(entry, "shutdown_date", None)
+    if until is None and shutdown is None:
+        return
     today = date.today()
-    notes: list[str] = []
-    for source in (provider_catalog, entry):
-        availability = getattr(source, "availability", None)
-        if availability is None:
-            continue
-        items = availability.items() if isinstance(availability, dict) else (
-            availability.model_dump().items() if hasattr(availability, "model_dump") else []
-        )
-        for label, value in items:
-            when = value if isinstance(value, date) else None
-            if isinstance(value, str):
-                try:
-                    when = date.fromisoformat(value)
-                except ValueError:
-                    when = None
-            if when is not None and when >= today:
-                notes.append(f"{label.replace('_', ' ')}: {when.isoformat()}")
-    if notes:
-        warnings.warn(
-            f"{provider} / {getattr(entry, 'id', entry)}: {'; '.join(notes)}. "
-            "Plan for another provider before then.",
-            ProviderAvailabilityWarning,
-            stacklevel=4,
-        )
+    parts = []
+    if isinstance(until, date):
+        verb = "accepted" if until < today else "accepts"
+        parts.append(f"{provider} {verb} new fine-tuning jobs on {entry.id} only until {until}")
+    if isinstance(shutdown, date):
+        parts.append(f"the base model shuts down on {shutdown}")
+    note = getattr(provider_catalog, "availability_note", None)
+    warnings.warn(
+        "; ".join(parts) + "." + (f" {note}" if note else ""),
+        ProviderAvailabilityWarning,
+        # user -> fine_tune/quote -> contextlib -> _prepare -> _resolve_model -> here
+        stacklevel=6,
+    )
 
 
 class ProviderAvailabilityWarning(UserWarning):
@@ -975,12 +968,21 @@ def as_dataset(data: Any) -> Any:
 
 
 def _validate(ds: Any, provider: str, model: str, what: str = "dataset") -> None:
-    report = ds.validate(targets=(provider,), model=model)
-    if _report_ok(report, provider):
-        return
+    try:
+        report = ds.validate(targets=(provider,), model=model)
+        known_target = True
+    except UnknownProviderError:
+        # A plugin provider the dataset rules do not know: the generic rules still apply.
+        report = ds.validate(targets=())
+        known_target = False
     errors = [
         i for i in getattr(report, "issues", []) if str(getattr(i, "severity", "")) == "error"
     ]
+    ok = report.ok_for(provider) if known_target and hasattr(report, "ok_for") else not errors
+    if ok:
+        return
+    if known_target and hasattr(report, "errors_for"):
+        errors = list(report.errors_for(provider))
     shown = "; ".join(_issue_text(i) for i in errors[:5])
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
     raise ValidationFailedError(
@@ -991,13 +993,6 @@ def _validate(ds: Any, provider: str, model: str, what: str = "dataset") -> None
     )
 
 
-def _report_ok(report: Any, provider: str) -> bool:
-    ok_for = getattr(report, "ok_for", None)
-    if callable(ok_for):
-        return bool(ok_for(provider))
-    return bool(getattr(report, "ok", True))
-
-
 def _issue_text(issue: Any) -> str:
     line = getattr(issue, "line", None)
     where = f"line {line}: " if line is not None else ""
@@ -1006,5 +1001,9 @@ def _issue_text(issue: Any) -> str:
 
 def _render(ds: Any, provider: str, folder: Path, model: str) -> RenderedDataset:
     folder.mkdir(parents=True, exist_ok=True)
-    rendered: RenderedDataset = ds.render(provider, folder)
+    try:
+        rendered: RenderedDataset = ds.render(provider, folder, model=model)
+    except UnknownProviderError:
+        # A plugin provider: hand it OpenAI-style chat JSONL, the de facto common format.
+        rendered = ds.render("openai", folder).model_copy(update={"provider": provider})
     return rendered

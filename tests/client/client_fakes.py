@@ -7,13 +7,10 @@ record, a response lost after the job was created, repeated 5xx, 429 with Retry-
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
 from tuneport._config import ProviderSettings
@@ -185,45 +182,6 @@ class FakeProvider(Provider):
             error=JobErrorInfo(code="oom", message="ran out of memory")
             if status is JobStatus.FAILED else None,
             raw={"id": job_id, "status": data["status"], "wandb_api_key": "wk-secret-123"},
-        )
-
-
-@dataclass
-class Report:
-    ok: bool
-    issues: list[Any] = field(default_factory=list)
-
-
-@dataclass
-class Issue:
-    line: int
-    code: str
-    message: str
-    severity: str = "error"
-
-
-class FakeDataset:
-    """Stands in for ``tuneport.Dataset`` until the orchestration tests switch to it:
-    records rendered to JSONL, content-fingerprinted like the real renderers."""
-
-    def __init__(self, records: list[dict[str, Any]], *, bad_line: int | None = None) -> None:
-        self.records = records
-        self.bad_line = bad_line
-        self.validated: list[tuple[tuple[str, ...], str | None]] = []
-
-    def validate(self, targets: tuple[str, ...] = (), model: str | None = None) -> Report:
-        self.validated.append((tuple(targets), model))
-        if self.bad_line is not None:
-            return Report(False, [Issue(self.bad_line, "empty_content", "message 2 is empty")])
-        return Report(True)
-
-    def render(self, provider: str, folder: Path) -> RenderedDataset:
-        data = "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records).encode()
-        path = Path(folder) / f"{provider}.jsonl"
-        path.write_bytes(data)
-        return RenderedDataset(
-            provider=provider, path=path, fingerprint=hashlib.sha256(data).hexdigest(),
-            n_examples=len(self.records), n_bytes=len(data), format="chat",
         )
 
 

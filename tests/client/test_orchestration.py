@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 
 import pytest
-from client_fakes import Backend, FakeDataset, chat_records
+from client_fakes import Backend, chat_records
 
 from tuneport._client import AsyncClient, Client
 from tuneport._config import RetryPolicy
@@ -21,10 +21,11 @@ from tuneport._exceptions import (
     ValidationFailedError,
 )
 from tuneport._models import JobStatus, WandbConfig
+from tuneport.dataset import Dataset
 
 
-def _ds(tag: str = "") -> FakeDataset:
-    return FakeDataset(chat_records(tag=tag))
+def _ds(tag: str = "") -> Dataset:
+    return Dataset.from_records(chat_records(tag=tag))
 
 
 def test_fine_tune_uploads_creates_and_records(client: Client, backend: Backend) -> None:
@@ -193,12 +194,12 @@ def test_a_refused_create_is_not_retried_and_leaves_no_intent(
 
 
 def test_invalid_dataset_raises_before_any_upload(client: Client, backend: Backend) -> None:
-    ds = FakeDataset(chat_records(), bad_line=7)
-    with pytest.raises(ValidationFailedError, match="line 7") as info:
-        client.fine_tune(ds, model="m-1")
-    assert info.value.report.ok is False
+    records = chat_records()
+    records[6]["messages"][1]["content"] = ""
+    with pytest.raises(ValidationFailedError, match="line 7: empty_content") as info:
+        client.fine_tune(records, model="m-1")
+    assert info.value.report is not None
     assert backend.upload_calls == 0
-    assert ds.validated == [(("fake",), "m-1")]
 
 
 def test_unsupported_method_names_the_provider(client: Client, backend: Backend) -> None:
