@@ -1,0 +1,194 @@
+"""Tokenizers per target: exact ones (tiktoken, a model's own tokenizer) and an approximation.
+
+Counting follows OpenAI's cookbook for chat: per message a fixed overhead plus the encoded
+length of every value (the role included), +1 when a ``name`` is present, +3 per example to
+prime the reply. Open models use the same shape with their own chat template's overhead,
+measured once from the template when the tokenizer is available locally.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ApproxCounter", "ExactCounter", "counter_for"]
+
+log = logging.getLogger("tuneport.dataset")
+
+# Approximation for open-model tokenizers (Llama 3, Qwen, Mistral...), calibrated on English
+# prose, code and CJK/Cyrillic text: ASCII runs ~4 characters per token, other UTF-8 about
+# 3 bytes per token. The bounds are wide on purpose: they must hold for every tokenizer.
+APPROX_ASCII_CHARS_PER_TOKEN = (6.0, 4.0, 2.5)  # low bound, estimate, high bound
+APPROX_OTHER_BYTES_PER_TOKEN = (4.5, 3.0, 1.2)
+APPROX_PER_MESSAGE = 5  # e.g. ChatML: <|im_start|> role \n ... <|im_end|> \n
+APPROX_PER_EXAMPLE = 1  # BOS
+
+
+@dataclass(slots=True)
+class ExactCounter:
+    """A real tokenizer: counts are exact for the texts (template overhead included)."""
+
+    label: str
+    per_message: int
+    per_name: int
+    per_example: int
+    count_roles: bool
+    _encode_lengths: Any = field(repr=False)
+    _role_cache: dict[str, int] = field(default_factory=dict, repr=False)
+    exact: bool = True
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Token lengths of ``texts`` (called from a worker thread; releases the GIL)."""
+        result: list[int] = self._encode_lengths(texts)
+        return result
+
+    def role_len(self, role: str) -> int:
+        """Tokens of a role value (OpenAI counts the role string like any value)."""
+        if not self.count_roles:
+            return 0
+        n = self._role_cache.get(role)
+        if n is None:
+            n = self._role_cache[role] = self.lengths([role])[0]
+        return n
+
+
+@dataclass(frozen=True, slots=True)
+class ApproxCounter:
+    """A calibrated estimate with bounds, used when no tokenizer is available locally."""
+
+    label: str = "approx"
+    per_message: int = APPROX_PER_MESSAGE
+    per_name: int = 1
+    per_example: int = APPROX_PER_EXAMPLE
+    exact: bool = False
+
+    @staticmethod
+    def estimate(ascii_chars: int, other_bytes: int) -> tuple[int, int, int]:
+        """(low, estimate, high) tokens for text made of these characters and bytes."""
+        a_lo, a_mid, a_hi = APPROX_ASCII_CHARS_PER_TOKEN
+        o_lo, o_mid, o_hi = APPROX_OTHER_BYTES_PER_TOKEN
+        low = int(ascii_chars / a_lo + other_bytes / o_lo)
+        mid = round(ascii_chars / a_mid + other_bytes / o_mid)
+        high = -int(-(ascii_chars / a_hi + other_bytes / o_hi))  # ceil
+        return low, mid, high
+
+
+Counter = ExactCounter | ApproxCounter
+
+
+def _tiktoken_counter(encoding: str) -> ExactCounter:
+    from tuneport.dataset._tiktoken_offline import get_encoding
+
+    enc = get_encoding(encoding)
+    encode = enc.encode_ordinary
+
+    def lengths(texts: list[str]) -> list[int]:
+        return [len(encode(t)) for t in texts]
+
+    return ExactCounter(f"tiktoken:{encoding}", 3, 1, 3, True, lengths)
+
+
+def _hf_counter(label: str, backend: Any, hf_tok: Any | None) -> ExactCounter:
+    """Wrap a ``tokenizers.Tokenizer``; measure the chat template overhead if there is one."""
+
+    def lengths(texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in backend.encode_batch(texts, add_special_tokens=False)]
+
+    per_message, per_example = APPROX_PER_MESSAGE, APPROX_PER_EXAMPLE
+    if hf_tok is not None and getattr(hf_tok, "chat_template", None):
+        try:
+            per_message, per_example = _template_overhead(hf_tok, lengths)
+        except Exception as exc:  # a template that needs other variables: keep the defaults
+            log.debug("could not measure the chat template overhead: %s", exc)
+    return ExactCounter(label, per_message, 0, per_example, False, lengths)
+
+
+def _template_overhead(hf_tok: Any, lengths: Any) -> tuple[int, int]:
+    """Per-message and per-example template tokens from two probe conversations."""
+    one = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi there"}]
+    two = [*one, {"role": "user", "content": "thanks"}, {"role": "assistant", "content": "ok"}]
+
+    def tokens(msgs: list[dict[str, str]]) -> int:
+        ids = hf_tok.apply_chat_template(msgs, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "keys"):
+            ids = ids["input_ids"]
+        return len(ids)
+
+    c1 = sum(lengths([m["content"] for m in one]))
+    c2 = sum(lengths([m["content"] for m in two]))
+    t1, t2 = tokens(one), tokens(two)
+    per_message = max(0, round((t2 - c2 - (t1 - c1)) / 2))
+    per_example = max(0, t1 - c1 - 2 * per_message)
+    return per_message, per_example
+
+
+def _hf_from_folder(folder: Path) -> ExactCounter | None:
+    tok_json = folder / "tokenizer.json"
+    auto: Any
+    try:
+        import transformers
+
+        auto = transformers.AutoTokenizer
+    except ImportError:
+        auto = None
+    if auto is not None:
+        hf_tok = auto.from_pretrained(str(folder), local_files_only=True)
+        backend = getattr(hf_tok, "backend_tokenizer", None)
+        if backend is not None:
+            return _hf_counter(f"hf:{folder}", backend, hf_tok)
+    if tok_json.is_file():
+        from tokenizers import Tokenizer
+
+        return _hf_counter(f"hf:{folder}", Tokenizer.from_file(str(tok_json)), None)
+    return None
+
+
+def _hf_from_gguf(path: Path) -> ExactCounter | None:
+    from transformers import AutoTokenizer
+
+    hf_tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    backend = getattr(hf_tok, "backend_tokenizer", None)
+    return None if backend is None else _hf_counter(f"gguf:{path.name}", backend, hf_tok)
+
+
+def _hf_from_cache(repo: str) -> ExactCounter | None:
+    """The tokenizer of ``repo`` if the Hugging Face cache holds it (never downloads)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(repo, "tokenizer.json")
+    if not isinstance(found, str):
+        return None
+    counter = _hf_from_folder(Path(found).parent)
+    if counter is not None:
+        counter.label = f"hf:{repo}"
+    return counter
+
+
+@functools.lru_cache(maxsize=16)
+def counter_for(spec: str) -> Counter:
+    """The counter for a tokenizer spec, falling back to the approximation when unavailable.
+
+    Args:
+        spec: ``tiktoken:<encoding>``, ``hf:<repo id>``, ``path:<folder>``, ``gguf:<file>``
+            or ``approx``.
+    """
+    kind, _, arg = spec.partition(":")
+    counter: ExactCounter | None = None
+    try:
+        if kind == "tiktoken":
+            counter = _tiktoken_counter(arg)
+        elif kind == "path":
+            counter = _hf_from_folder(Path(arg))
+        elif kind == "gguf":
+            counter = _hf_from_gguf(Path(arg))
+        elif kind == "hf":
+            counter = _hf_from_cache(arg)
+    except Exception as exc:  # any failure to load a tokenizer degrades to the estimate
+        log.warning("tokenizer %s unavailable (%s); using the approximation", spec, exc)
+        counter = None
+    return counter if counter is not None else ApproxCounter()
