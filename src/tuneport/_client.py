@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tuneport._config import RetryPolicy, Settings, load_settings
 from tuneport._exceptions import (
@@ -56,6 +56,7 @@ from tuneport._retrying import PollBackoff, retrying
 from tuneport.ledger import Ledger
 
 if TYPE_CHECKING:
+    from tuneport.cost import Comparison, CostEstimate
     from tuneport.providers.base import Provider, ProviderQuote
 
 __all__ = ["AsyncClient", "Client", "JobRef", "derive_idempotency_key"]
@@ -519,20 +520,22 @@ class Client:
         *,
         model: str,
         method: str = "lora",
-        epochs: int | str | None = None,
+        epochs: int | Literal["auto"] | None = None,
         provider: str | None = None,
         **options: Any,
-    ) -> Any:
-        """tuneport's offline cost estimate (a range) for the provider; see :mod:`tuneport.cost`."""
+    ) -> CostEstimate:
+        """tuneport's offline cost estimate (a range) for the provider; see :mod:`tuneport.cost`.
+
+        Needs no network and no API key.
+        """
         from tuneport import cost
 
-        estimate: Any = getattr(cost, "estimate")  # noqa: B009 - the cost package is optional
-        return estimate(
+        return cost.estimate(
             as_dataset(dataset), provider=(provider or self.provider).lower(), model=model,
             method=method, epochs=epochs, **options,
         )
 
-    def compare(self, dataset: Any, *, model: str, **options: Any) -> Any:
+    def compare(self, dataset: Any, *, model: str, **options: Any) -> Comparison:
         """Hosted vs self-hosted cost rows for ``model``; see :func:`tuneport.compare`."""
         from tuneport import cost
 
@@ -751,11 +754,11 @@ class AsyncClient:
         """See :meth:`Client.quote`."""
         return await asyncio.to_thread(self.sync.quote, dataset, model=model, **kwargs)
 
-    async def estimate(self, dataset: Any, *, model: str, **kwargs: Any) -> Any:
+    async def estimate(self, dataset: Any, *, model: str, **kwargs: Any) -> CostEstimate:
         """See :meth:`Client.estimate`."""
         return await asyncio.to_thread(self.sync.estimate, dataset, model=model, **kwargs)
 
-    async def compare(self, dataset: Any, *, model: str, **kwargs: Any) -> Any:
+    async def compare(self, dataset: Any, *, model: str, **kwargs: Any) -> Comparison:
         """See :meth:`Client.compare`."""
         return await asyncio.to_thread(self.sync.compare, dataset, model=model, **kwargs)
 

@@ -1,0 +1,389 @@
+"""CLI commands that submit and follow jobs: submit, status, wait, jobs, events, cancel, endpoint.
+
+Every command takes a job as ``provider:id`` or a bare id the ledger knows. ``--json``
+prints exactly one JSON object on stdout; human output goes through rich. Errors print
+one clear line on stderr and exit non-zero, never a traceback or a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from tuneport._client import Client
+    from tuneport._models import Job, JobEvent, ModelEndpoint
+
+__all__ = ["register"]
+
+# Exit codes: 1 the request failed, 2 bad usage/configuration, 3 the job failed or was
+# cancelled, 4 waiting timed out (the job goes on), 130 interrupted.
+EXIT_ERROR, EXIT_CONFIG, EXIT_JOB_FAILED, EXIT_TIMEOUT, EXIT_INTERRUPTED = 1, 2, 3, 4, 130
+
+_STATUS_STYLE = {
+    "succeeded": "bold green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+    "deleted": "yellow",
+    "running": "cyan",
+    "queued": "blue",
+    "validating": "blue",
+    "cancelling": "yellow",
+    "paused": "magenta",
+    "unknown": "dim",
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add the job commands to the ``tuneport`` app."""
+    app.command("submit")(submit_command)
+    app.command("status")(status_command)
+    app.command("wait")(wait_command)
+    app.command("jobs")(jobs_command)
+    app.command("events")(events_command)
+    app.command("cancel")(cancel_command)
+    app.command("endpoint")(endpoint_command)
+
+
+# -- shared helpers ---------------------------------------------------------------------
+
+
+def _err() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _out() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, default=str, sort_keys=False))
+
+
+@contextmanager
+def _handled(as_json: bool = False) -> Iterator[None]:
+    """Turn tuneport's errors into one line on stderr (or a JSON error) and an exit code."""
+    from tuneport._exceptions import (
+        ConfigError,
+        JobFailedError,
+        JobTimeoutError,
+        TuneportError,
+        UnknownModelError,
+        UnknownProviderError,
+        UnsupportedFeatureError,
+        ValidationFailedError,
+    )
+
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        _err().print("Interrupted. A submitted job goes on at the provider; "
+                      "`tuneport status JOB` shows it.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (JobFailedError, JobTimeoutError) as exc:
+        code = EXIT_TIMEOUT if isinstance(exc, JobTimeoutError) else EXIT_JOB_FAILED
+        if as_json:
+            _emit({"error": str(exc), "job": exc.job.summary()})
+        else:
+            _err().print(f"[bold red]Error:[/] {exc}", markup=True)
+        raise typer.Exit(code) from None
+    except TuneportError as exc:
+        usage = (ConfigError, UnknownModelError, UnknownProviderError, UnsupportedFeatureError,
+                 ValidationFailedError)
+        code = EXIT_CONFIG if isinstance(exc, usage) else EXIT_ERROR
+        if as_json:
+            _emit({"error": str(exc), "type": type(exc).__name__})
+        else:
+            from rich.markup import escape
+
+            _err().print(f"[bold red]Error:[/] {escape(str(exc))}")
+        raise typer.Exit(code) from None
+
+
+def _client(provider: str | None) -> Client:
+    from tuneport._client import Client
+
+    return Client(provider=provider)
+
+
+def _styled(status: str) -> str:
+    return f"[{_STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _print_job(console: Console, job: Job) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("Job", escape(f"{job.provider}:{job.id}"))
+    table.add_row("Status", f"{_styled(job.status.value)} ({escape(job.provider_status)})")
+    rows: list[tuple[str, Any]] = [
+        ("Base model", job.base_model),
+        ("Fine-tuned model", job.fine_tuned_model),
+        ("Created", job.created_at),
+        ("Finished", job.finished_at),
+        ("Trained tokens", job.trained_tokens),
+        ("Progress", f"{job.progress:.0%}" if job.progress is not None else None),
+        ("Estimated cost", f"${job.estimated_cost_usd}" if job.estimated_cost_usd else None),
+        ("Actual cost", f"${job.actual_cost_usd}" if job.actual_cost_usd else None),
+        ("Idempotency key", job.idempotency_key),
+    ]
+    for label, value in rows:
+        if value is not None:
+            table.add_row(label, escape(str(value)))
+    if job.error is not None:
+        code = f"{job.error.code}: " if job.error.code else ""
+        table.add_row("Error", f"[red]{escape(code + job.error.message)}[/]")
+    console.print(table)
+
+
+def _event_line(event: JobEvent) -> str:
+    from rich.markup import escape
+
+    level = {"warning": "[yellow]warn [/]", "error": "[red]error[/]"}.get(event.level, "info ")
+    return f"{event.created_at:%Y-%m-%d %H:%M:%S}  {level}  {escape(event.message)}"
+
+
+def _follow(client: Client, job: Job | str, *, timeout: float | None, poll: float | None,
+            quiet: bool) -> Job:
+    """``client.wait`` with a live status line: elapsed time, status, latest event."""
+    if quiet:
+        return client.wait(job, timeout=timeout, poll=poll)
+    from rich.live import Live
+    from rich.markup import escape
+    from rich.text import Text
+
+    start = time.monotonic()
+    console = _err()
+    latest: dict[str, str] = {"event": ""}
+    with Live(Text("waiting ..."), console=console, refresh_per_second=4, transient=False) as live:
+
+        def update(current: Job) -> None:
+            try:
+                events = client.events(current)
+            except Exception:  # the status line is a nicety; never let it end the wait
+                events = []
+            if events:
+                latest["event"] = events[-1].message
+            elapsed = int(time.monotonic() - start)
+            line = (f"{current.provider}:{current.id}  {_styled(current.status.value)}  "
+                    f"{elapsed // 60:d}:{elapsed % 60:02d}  {escape(latest['event'][:80])}")
+            live.update(Text.from_markup(line))
+
+        return client.wait(job, timeout=timeout, poll=poll, on_update=update)
+
+
+def _endpoint_dict(endpoint: ModelEndpoint) -> dict[str, Any]:
+    return endpoint.model_dump(mode="json")
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def submit_command(
+    file: Path = typer.Argument(..., help="The dataset (JSONL).", exists=False),
+    provider: str = typer.Option(None, "--provider", "-p",
+                                 help="openai, together, fireworks, local (default: config)."),
+    model: str = typer.Option(..., "--model", "-m",
+                              help="Canonical name (llama-3.1-8b-instruct) or provider id."),
+    method: str = typer.Option("lora", help="lora, full, qlora, dpo-lora or dpo-full."),
+    epochs: int = typer.Option(None, help="Training epochs (default: the provider's)."),
+    learning_rate: float = typer.Option(None, "--learning-rate", help="Learning rate."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Batch size."),
+    lora_rank: int = typer.Option(None, "--lora-rank", help="LoRA rank."),
+    suffix: str = typer.Option(None, help="Suffix for the fine-tuned model's name."),
+    validation: Path = typer.Option(None, help="A validation dataset (JSONL)."),
+    idempotency_key: str = typer.Option(
+        None, "--idempotency-key", help="Your own key; the same key never makes two jobs."),
+    new: bool = typer.Option(False, "--new", help="Submit again even if an identical job exists."),
+    wait: bool = typer.Option(False, "--wait", help="Follow the job until it ends."),
+    timeout: float = typer.Option(None, help="With --wait: give up after this many seconds."),
+    poll: float = typer.Option(None, help="With --wait: first poll interval in seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Validate FILE, upload it once, and start a fine-tuning job.
+
+    Submitting the same data with the same options again returns the same job.
+    """
+    console = _err()
+    with _handled(as_json):
+        client = _client(provider)
+        with client:
+            progress = None if as_json else _submit_progress(console)
+            job = client.fine_tune(
+                file, model=model, method=method, epochs=epochs, learning_rate=learning_rate,
+                batch_size=batch_size, lora_rank=lora_rank, suffix=suffix,
+                validation=validation, idempotency_key=idempotency_key, new=new,
+                on_progress=progress,
+            )
+            if wait:
+                job = _follow(client, job, timeout=timeout, poll=poll, quiet=as_json)
+        if as_json:
+            _emit(job.summary())
+            return
+        _print_job(_out(), job)
+        if not job.is_terminal:
+            _out().print(f"Follow it with: tuneport wait {job.provider}:{job.id}")
+
+
+def _submit_progress(console: Console) -> Callable[[str, dict[str, Any]], None]:
+    from rich.markup import escape
+
+    def show(stage: str, info: dict[str, Any]) -> None:
+        if stage == "validated":
+            console.print(f"[green]✓[/] dataset valid for {escape(info['provider'])} "
+                          f"({escape(info['model'])})")
+        elif stage == "uploading":
+            console.print(f"  uploading {_size(info['bytes'])} ...")
+        elif stage == "uploaded":
+            console.print(f"[green]✓[/] uploaded {_size(info['bytes'])} "
+                          f"as {escape(info['file_id'])}")
+        elif stage == "upload_reused":
+            console.print(f"[green]✓[/] already uploaded as {escape(info['file_id'])} "
+                          "(same content; not sent again)")
+        elif stage == "created":
+            console.print(f"[green]✓[/] job {escape(info['job_id'])} created")
+        elif stage == "adopted":
+            console.print(f"[green]✓[/] found job {escape(info['job_id'])} created by an "
+                          "earlier attempt (not created twice)")
+        elif stage == "existing":
+            console.print(f"[green]✓[/] this exact job was submitted before: "
+                          f"{escape(info['job_id'])} (use --new for another)")
+
+    return show
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def status_command(
+    job: str = typer.Argument(..., help="provider:id, or an id the ledger knows."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Show a job's current state (asks the provider)."""
+    with _handled(as_json), _client(None) as client:
+        current = client.get_job(job)
+        if as_json:
+            _emit(current.summary())
+        else:
+            _print_job(_out(), current)
+
+
+def wait_command(
+    job: str = typer.Argument(..., help="provider:id, or an id the ledger knows."),
+    timeout: float = typer.Option(None, help="Give up after this many seconds."),
+    poll: float = typer.Option(None, help="First poll interval in seconds (backs off to 60)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Follow a job until it ends; exit 0 when it succeeded, 3 when it failed, 4 on timeout."""
+    with _handled(as_json), _client(None) as client:
+        done = _follow(client, job, timeout=timeout, poll=poll, quiet=as_json)
+        if as_json:
+            _emit(done.summary())
+        else:
+            _print_job(_out(), done)
+
+
+def jobs_command(
+    provider: str = typer.Option(None, "--provider", "-p", help="Only this provider's jobs."),
+    refresh: bool = typer.Option(False, "--refresh", help="Ask the providers for fresh states."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """List the jobs in the ledger, newest first."""
+    with _handled(as_json), _client(None) as client:
+        found = client.jobs(provider, refresh=refresh)
+        if as_json:
+            _emit({"jobs": [j.summary() for j in found]})
+            return
+        if not found:
+            _out().print("No jobs in the ledger yet. Submit one with `tuneport submit`.")
+            return
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table("Job", "Status", "Base model", "Fine-tuned model", "Created")
+        for j in found:
+            table.add_row(
+                escape(f"{j.provider}:{j.id}"), _styled(j.status.value),
+                escape(j.base_model or ""), escape(j.fine_tuned_model or ""),
+                f"{j.created_at:%Y-%m-%d %H:%M}" if j.created_at else "",
+            )
+        _out().print(table)
+
+
+def events_command(
+    job: str = typer.Argument(..., help="provider:id, or an id the ledger knows."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Show a job's events (status changes, log lines, metrics) in order."""
+    with _handled(as_json), _client(None) as client:
+        found = client.events(job)
+        if as_json:
+            _emit({"job": job, "events": [e.model_dump(mode="json") for e in found]})
+            return
+        console = _out()
+        if not found:
+            console.print("No events yet.")
+        for event in found:
+            console.print(_event_line(event))
+
+
+def cancel_command(
+    job: str = typer.Argument(..., help="provider:id, or an id the ledger knows."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Ask the provider to cancel a job."""
+    with _handled(as_json), _client(None) as client:
+        result = client.cancel(job)
+        if as_json:
+            _emit(result.summary())
+        else:
+            _print_job(_out(), result)
+
+
+def endpoint_command(
+    job: str = typer.Argument(..., help="provider:id, or an id the ledger knows."),
+    deploy: bool = typer.Option(
+        False, "--deploy", help="Create the dedicated deployment Together/Fireworks need."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Show how to call a fine-tuned model (OpenAI-compatible base URL and model id)."""
+    with _handled(as_json), _client(None) as client:
+        endpoint = client.deploy(job) if deploy else client.endpoint(job)
+        if as_json:
+            _emit(_endpoint_dict(endpoint))
+            return
+        from rich.markup import escape
+
+        console = _out()
+        console.print(f"[bold]Model[/]     {escape(endpoint.model)}")
+        console.print(f"[bold]Base URL[/]  {escape(endpoint.base_url)}")
+        console.print(f"[bold]Kind[/]      {endpoint.kind}   [bold]State[/] {endpoint.state.value}")
+        if endpoint.hourly_usd is not None:
+            console.print(f"[bold]Costs[/]     ${endpoint.hourly_usd}/hour while deployed")
+        for note in endpoint.notes:
+            console.print(f"  {escape(note)}")
+        if endpoint.state.value == "not_deployed" and not deploy:
+            console.print(f"Deploy it with: tuneport endpoint {escape(job)} --deploy")
