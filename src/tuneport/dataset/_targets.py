@@ -7,13 +7,11 @@ for what the catalog does not carry (roles, formats) or for the ``local`` target
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from tuneport._exceptions import UnknownModelError, UnknownProviderError
+from tuneport._exceptions import UnknownProviderError
 
 __all__ = ["KNOWN_ROLES", "TARGETS", "TargetRules", "check_targets", "rules_for"]
 
@@ -26,9 +24,6 @@ OPENAI_MIN_TARGET_EXAMPLES = 100
 OPENAI_MAX_TARGET_EXAMPLES = 25_000
 OPENAI_MIN_DEFAULT_EPOCHS = 1
 OPENAI_MAX_DEFAULT_EPOCHS = 25
-
-_MB = 1024 * 1024
-
 
 @dataclass(frozen=True, slots=True)
 class TargetRules:
@@ -48,6 +43,7 @@ class TargetRules:
     max_file_bytes: int | None
     max_tokens_per_example: int | None
     default_epochs: int | None  # None: OpenAI's "auto" rule
+    model_known: bool = True  # False: a local model the catalog does not list
 
     def epochs_for(self, n_examples: int) -> int:
         """Epochs the provider would run by default for ``n_examples`` examples."""
@@ -62,40 +58,13 @@ class TargetRules:
         return epochs
 
 
-# Facts from shared/reference/providers.md (§1.7, §2.6, §3.4); the catalog overrides limits.
-_DEFAULTS: dict[str, TargetRules] = {
-    "openai": TargetRules(
-        target="openai", model=None, tokenizer="tiktoken:o200k_base",
-        formats=frozenset({"chat", "preference"}),
-        roles=frozenset({"system", "user", "assistant", "tool", "function"}),
-        supports_tools=True, supports_images=True, system_first=False,
-        requires_alternation=False, min_examples=10, max_examples=None,
-        max_file_bytes=512 * _MB, max_tokens_per_example=65_536, default_epochs=None,
-    ),
-    "together": TargetRules(
-        target="together", model=None, tokenizer="approx",
-        formats=frozenset({"chat", "completion", "text", "preference"}),
-        roles=frozenset({"system", "user", "assistant", "tool"}),
-        supports_tools=True, supports_images=True, system_first=True,
-        requires_alternation=True, min_examples=1, max_examples=None,
-        max_file_bytes=int(50.1 * 1024 * _MB), max_tokens_per_example=None, default_epochs=1,
-    ),
-    "fireworks": TargetRules(
-        target="fireworks", model=None, tokenizer="approx",
-        formats=frozenset({"chat", "completion", "preference"}),
-        roles=frozenset({"system", "user", "assistant", "tool"}),
-        supports_tools=True, supports_images=False, system_first=True,
-        requires_alternation=False, min_examples=3, max_examples=3_000_000,
-        max_file_bytes=None, max_tokens_per_example=32_768, default_epochs=1,
-    ),
-    "local": TargetRules(
-        target="local", model=None, tokenizer="approx",
-        formats=frozenset({"chat", "completion", "text"}),
-        roles=frozenset({"system", "user", "assistant", "tool"}),
-        supports_tools=True, supports_images=False, system_first=True,
-        requires_alternation=False, min_examples=1, max_examples=None,
-        max_file_bytes=None, max_tokens_per_example=None, default_epochs=1,
-    ),
+# What the catalog does not carry. Everything else (formats, roles, limits, default epochs,
+# per-model tokenizer and token limit) comes from providers/<target>.toml.
+_BASE: dict[str, tuple[str, bool]] = {  # target: (tokenizer without a model, takes images)
+    "openai": ("tiktoken:o200k_base", True),
+    "together": ("approx", True),
+    "fireworks": ("approx", False),
+    "local": ("approx", False),
 }
 
 
@@ -104,7 +73,7 @@ def check_targets(targets: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     out: list[str] = []
     for t in targets:
         name = t.strip().lower()
-        if name not in _DEFAULTS:
+        if name not in _BASE:
             near = difflib.get_close_matches(name, TARGETS, n=2, cutoff=0.4)
             raise UnknownProviderError(
                 f"Unknown target {t!r}; tuneport validates for {', '.join(TARGETS)}.", near
@@ -122,31 +91,28 @@ def _openai_encoding(model_id: str) -> str:
     return "tiktoken:o200k_base"
 
 
-def _load_catalog() -> Any | None:
-    """The catalog, or None while tuneport.catalog is not importable."""
-    try:
-        from tuneport.catalog import load_catalog
-    except ImportError:
-        return None
-    return load_catalog()
+def _provider_rules(target: str) -> TargetRules:
+    from tuneport.catalog import load_catalog
 
-
-def _apply_limits(rules: TargetRules, limits: Any) -> TargetRules:
-    changes: dict[str, Any] = {}
-    for fld in ("min_examples", "max_examples", "max_file_bytes", "max_tokens_per_example",
-                "supports_tools", "system_first", "requires_alternation"):
-        value = getattr(limits, fld, None)
-        if value is not None:
-            changes[fld] = value
-    for fld in ("formats", "roles"):
-        value = getattr(limits, fld, None)
-        if value:
-            changes[fld] = frozenset(value)
-    return replace(rules, **changes) if changes else rules
+    pc = load_catalog().provider(target)
+    lim = pc.limits
+    formats = frozenset(lim.formats)
+    if target == "fireworks" and "chat" in formats:
+        # Fireworks documents chat lines only; tuneport renders prompt/completion as a turn.
+        formats |= {"completion"}
+    tokenizer, images = _BASE[target]
+    return TargetRules(
+        target=target, model=None, tokenizer=tokenizer, formats=formats,
+        roles=frozenset(lim.roles), supports_tools=lim.supports_tools, supports_images=images,
+        system_first=lim.system_first, requires_alternation=lim.requires_alternation,
+        min_examples=lim.min_examples, max_examples=lim.max_examples,
+        max_file_bytes=lim.max_file_bytes, max_tokens_per_example=lim.max_tokens_per_example,
+        default_epochs=None if pc.default_epochs == "auto" else int(pc.default_epochs),
+    )
 
 
 def rules_for(target: str, model: str | None = None) -> TargetRules:
-    """The rules for ``target`` and optionally one model.
+    """The rules for ``target`` and optionally one model, from the catalog.
 
     Args:
         target: ``openai``, ``together``, ``fireworks`` or ``local``.
@@ -158,42 +124,22 @@ def rules_for(target: str, model: str | None = None) -> TargetRules:
         UnknownModelError: the catalog does not list ``model`` for this hosted target.
     """
     (target,) = check_targets([target])
-    rules = _DEFAULTS[target]
-    catalog = _load_catalog()
-    if catalog is not None:
-        # No catalog for a target (e.g. "local"): the defaults stand.
-        with contextlib.suppress(UnknownProviderError):
-            rules = _apply_limits(rules, catalog.provider(target).limits)
+    rules = _provider_rules(target)
     if model is None:
         return rules
-    if target == "local":
-        return _local_rules(rules, model, catalog)
-    if catalog is None:
-        if target == "openai":
-            return replace(rules, model=model, tokenizer=_openai_encoding(model))
-        return replace(rules, model=model)
-    entry = catalog.resolve_model(target, model)
-    tokenizer = getattr(entry, "tokenizer", None) or rules.tokenizer
-    max_tokens = getattr(entry, "max_tokens_per_example", None) or rules.max_tokens_per_example
-    return replace(rules, model=entry.canonical, tokenizer=tokenizer,
-                   max_tokens_per_example=max_tokens)
-
-
-def _local_rules(rules: TargetRules, model: str, catalog: Any | None) -> TargetRules:
     path = Path(model).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
+    if target == "local" and path.suffix == ".gguf" and path.is_file():
         return replace(rules, model=model, tokenizer=f"gguf:{path}")
-    if path.is_dir():
+    if target == "local" and path.is_dir():
         return replace(rules, model=model, tokenizer=f"path:{path}")
-    if catalog is not None:
-        # A canonical name known to another catalog gives the HF repo of its tokenizer.
-        for provider in ("together", "fireworks"):
-            try:
-                entry = catalog.resolve_model(provider, model)
-            except (UnknownModelError, UnknownProviderError):
-                continue
-            tok = getattr(entry, "tokenizer", "") or ""
-            ctx = getattr(entry, "context_length", None)
-            if tok.startswith("hf:"):
-                return replace(rules, model=model, tokenizer=tok, max_tokens_per_example=ctx)
-    return replace(rules, model=model, tokenizer=f"hf:{model}")
+    from tuneport.catalog import load_catalog
+
+    entry = load_catalog().resolve_model(target, model)
+    tokenizer = entry.tokenizer or rules.tokenizer
+    if target == "openai" and tokenizer == "approx":
+        tokenizer = _openai_encoding(entry.id)
+    limit = entry.max_tokens_per_example or rules.max_tokens_per_example
+    if target == "local" and limit is None:
+        limit = entry.context_length
+    return replace(rules, model=entry.canonical, tokenizer=tokenizer,
+                   max_tokens_per_example=limit, model_known=entry.known)

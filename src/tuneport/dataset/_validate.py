@@ -61,7 +61,8 @@ def resolve_rules(targets: tuple[str, ...] | list[str],
     # "local" takes any model folder, GGUF file or Hugging Face id ("org/name"); a bare name
     # that no hosted catalog lists is far more likely a typo than a local model.
     local_ok = "local" in names and (
-        rules["local"].tokenizer.startswith(("path:", "gguf:")) or "/" in (model or "")
+        rules["local"].tokenizer.startswith(("path:", "gguf:"))
+        or rules["local"].model_known or "/" in (model or "")
     )
     if model is not None and hosted and len(failures) == len(hosted) and not local_ok:
         suggestions = list(dict.fromkeys(s for f in failures for s in f.suggestions))

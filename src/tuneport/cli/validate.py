@@ -1,0 +1,135 @@
+"""``tuneport validate``: check a dataset for every target and count its tokens."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from tuneport.dataset import ValidationReport
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+_SHOWN_ISSUES = 25
+
+
+def _usage_error(message: str, as_json: bool, suggestions: list[str] | None = None) -> None:
+    if as_json:
+        payload: dict[str, Any] = {"ok": False, "error": message}
+        if suggestions:
+            payload["suggestions"] = suggestions
+        typer.echo(json.dumps(payload))
+    else:
+        typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def validate_command(
+    file: Path = typer.Argument(..., help="A .jsonl or .jsonl.gz dataset.", show_default=False),
+    target: list[str] = typer.Option(
+        [], "--target", "-t",
+        help="openai, together, fireworks or local; repeat for several (default: all four).",
+    ),
+    model: str | None = typer.Option(
+        None, "--model", "-m",
+        help="Model name from the catalog (sets the tokenizer and the per-example limit); for "
+        "local also a Hugging Face id, a model folder or a GGUF file.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    max_issues: int = typer.Option(
+        20, "--max-issues", min=1, help="Problems kept per code (counts stay exact)."
+    ),
+) -> None:
+    """Validate FILE for each target: every problem with its line, and token counts.
+
+    Exit status: 0 no errors, 1 errors found, 2 usage error.
+    """
+    from tuneport._exceptions import (
+        DatasetError,
+        TuneportError,
+        UnknownModelError,
+        UnknownProviderError,
+    )
+    from tuneport.dataset import TARGETS, Dataset
+
+    targets = tuple(target) or TARGETS
+    try:
+        ds = Dataset.from_jsonl(file)
+        report = ds.validate(targets, model, max_issues_per_code=max_issues)
+    except (UnknownModelError, UnknownProviderError) as exc:
+        _usage_error(str(exc), as_json, exc.suggestions)
+        raise  # unreachable: _usage_error exits
+    except DatasetError as exc:
+        _usage_error(str(exc), as_json)
+        raise
+    except TuneportError as exc:
+        _usage_error(str(exc), as_json)
+        raise
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        _print_human(report, file)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_ERRORS)
+
+
+def _print_human(report: ValidationReport, file: Path) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tuneport.dataset import CODES
+
+    console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
+    verdict = "[green]OK[/green]" if report.ok else "[red]errors found[/red]"
+    console.print(f"[bold]{escape(str(file))}[/bold]: {report.examples} examples, format "
+                  f"[bold]{report.format}[/bold], {report.lines} lines - {verdict}")
+
+    tokens = Table(title="Tokens per target", title_justify="left")
+    for col in ("target", "tokenizer", "total", "max", "mean", "over limit", "billed (epochs)",
+                "errors"):
+        tokens.add_column(col, justify="left" if col in ("target", "tokenizer") else "right")
+    for t in report.targets:
+        errors = report.errors_by_target.get(t, 0)
+        err_cell = f"[red]{errors}[/red]" if errors else "[green]0[/green]"
+        s = report.tokens.get(t)
+        if s is None:
+            tokens.add_row(t, "-", "-", "-", "-", "-", "-", err_cell)
+            continue
+        total = f"{s.total:,}" if s.exact else f"~{s.total:,} ({s.total_low:,}-{s.total_high:,})"
+        tok = s.tokenizer + ("" if s.exact else " (estimate)")
+        billed = f"{s.billed_estimate.tokens:,} ({s.billed_estimate.epochs})"
+        tokens.add_row(t, tok, total, f"{s.max:,}", f"{s.mean:,.1f}", str(s.over_limit),
+                       billed, err_cell)
+    console.print(tokens)
+
+    if report.issue_counts:
+        codes = Table(title="Problems by code", title_justify="left")
+        for col in ("code", "severity", "count", "meaning"):
+            codes.add_column(col, justify="right" if col == "count" else "left")
+        for code, n in sorted(report.issue_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            info = CODES.get(code)
+            sev = info.severity if info else "?"
+            style = "red" if sev == "error" else "yellow"
+            codes.add_row(code, f"[{style}]{sev}[/{style}]", f"{n:,}",
+                          info.summary if info else "")
+        console.print(codes)
+        console.print("[bold]First problems[/bold]")
+        for issue in report.issues[:_SHOWN_ISSUES]:
+            style = "red" if issue.severity == "error" else "yellow"
+            where = f"line {issue.line}" if issue.line else "file"
+            console.print(f"  {where}: [{style}]{issue.code}[/{style}] "
+                          f"({', '.join(issue.targets)}) {escape(issue.message)}")
+        hidden = sum(report.issue_counts.values()) - min(len(report.issues), _SHOWN_ISSUES)
+        if hidden > 0:
+            console.print(f"  ... and {hidden:,} more (use --json for the kept list; "
+                          "docs/validation-codes.md explains each code)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the ``tuneport`` command line."""
+    app.command("validate")(validate_command)
