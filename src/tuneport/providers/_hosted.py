@@ -335,48 +335,37 @@ def with_retries(
 
 
 def serving_hourly_usd(provider: str, hardware: str | None, gpu_count: int = 1) -> Decimal | None:
-    """The hourly price of a dedicated deployment from the catalog, when it lists one.
+    """The hourly price of a dedicated deployment from the catalog's serving prices.
 
-    The catalog is the cost engineer's; its serving-price layout is read defensively so a
-    missing catalog or entry gives ``None`` instead of breaking a deploy.
+    ``hardware`` is the provider's own id (Together ``1x_nvidia_h100_80gb_sxm``, Fireworks
+    ``NVIDIA_H100_80GB``); it is matched to the catalog's GPU labels (``H100-SXM``) by
+    their parts. A missing catalog or an unmatched GPU gives ``None``: the price is
+    information for the user, never a reason to fail a deploy.
     """
     try:
-        import importlib
+        from tuneport.catalog import load_catalog
 
-        catalog: Any = importlib.import_module("tuneport.catalog")
-        pc: Any = catalog.load_catalog().provider(provider)
-    except Exception:  # the catalog may be absent or another shape; the price is a nicety
+        serving = load_catalog().provider(provider).serving
+    except Exception:  # the catalog is optional here; see the docstring
         return None
-    serving = getattr(pc, "serving", None)
-    if serving is None:
+    if serving is None or serving.kind != "per_gpu_hour" or not serving.options:
         return None
-    candidates: list[Any] = []
-    for attr in ("dedicated", "hardware", "gpus"):
-        table = getattr(serving, attr, None)
-        if isinstance(table, Mapping):
-            candidates.append(table)
-    if isinstance(serving, Mapping):
-        candidates.append(serving)
-    for table in candidates:
-        entry = table.get(hardware) if hardware else None
-        if entry is None and hardware is None and len(table) == 1:
-            entry = next(iter(table.values()))
-        price = _hourly_from_entry(entry)
-        if price is not None:
-            return price * gpu_count
-    return None
-
-
-def _hourly_from_entry(entry: Any) -> Decimal | None:
-    if entry is None:
-        return None
-    if isinstance(entry, Decimal | int | float | str):
-        try:
-            return Decimal(str(entry))
-        except ArithmeticError:
-            return None
-    for name in ("usd_per_hour", "hourly_usd", "usd_per_gpu_hour", "price_per_hour"):
-        value = entry.get(name) if isinstance(entry, Mapping) else getattr(entry, name, None)
-        if value is not None:
-            return Decimal(str(value))
-    return None
+    if not hardware:
+        option = serving.cheapest_option()
+        return option.usd_per_hour * gpu_count if option is not None else None
+    text = hardware.lower()
+    count_match = re.match(r"^(\d+)x[_-]", text)
+    if count_match:
+        gpu_count *= int(count_match.group(1))
+    parts = set(re.split(r"[^a-z0-9]+", text))
+    best = None
+    best_score = 0
+    for option in serving.options:
+        wanted = [p for p in re.split(r"[^a-z0-9]+", option.gpu.lower()) if p]
+        # The family (h100, a100, ...) must match; each further matching part ranks higher.
+        if not wanted or wanted[0] not in parts:
+            continue
+        score = sum(1 for p in wanted if p in parts)
+        if score > best_score:
+            best, best_score = option, score
+    return best.usd_per_hour * gpu_count if best is not None else None

@@ -27,7 +27,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import SecretStr
 
@@ -233,7 +233,7 @@ class FireworksProvider(Provider):
     def _dataset(self, dataset_id: str, fingerprint: str | None) -> RemoteFile:
         with self._errors(f"reading dataset {dataset_id}"):
             obj = self._reader.datasets.get(dataset_id)
-        raw = obj.model_dump(mode="json", by_alias=True)
+        raw = obj.model_dump(mode="json", by_alias=True, warnings=False)
         return RemoteFile(
             provider=self.name, id=dataset_id, fingerprint=fingerprint,
             status=raw.get("state"), raw=raw,
@@ -360,14 +360,14 @@ class FireworksProvider(Provider):
                 return self.get_job(kwargs["supervised_fine_tuning_job_id"])
             except NotFoundError:
                 raise conflict from None
-        return self._job(obj.model_dump(mode="json", by_alias=True))
+        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False))
 
     def get_job(self, job_id: str) -> Job:
         """The job's current state."""
         short = job_id.rsplit("/", 1)[-1]
         with self._errors(f"reading job {short}"):
             obj = self._reader.supervised_fine_tuning_jobs.get(short)
-        return self._job(obj.model_dump(mode="json", by_alias=True))
+        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False))
 
     def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
         """Jobs newest first (the SDK follows ``nextPageToken``)."""
@@ -377,7 +377,7 @@ class FireworksProvider(Provider):
             )
             raws = []
             for obj in page:
-                raws.append(obj.model_dump(mode="json", by_alias=True))
+                raws.append(obj.model_dump(mode="json", by_alias=True, warnings=False))
                 if limit is not None and len(raws) >= limit:
                     break
         raws.sort(key=lambda r: str(r.get("createTime") or ""), reverse=True)
@@ -423,14 +423,14 @@ class FireworksProvider(Provider):
                 type="progress", message=f"{percent}% done (epoch {progress.get('epoch')})",
                 data={k: v for k, v in progress.items() if v is not None},
             ))
-        level = "error" if job.status is JobStatus.FAILED else "info"
+        level: Literal["info", "error"] = "error" if job.status is JobStatus.FAILED else "info"
         message = f"state {job.provider_status}"
         if job.error is not None:
             message += f": {job.error.message}"
         events.append(JobEvent(
             id=f"{job.id}:state:{job.provider_status}", job_id=job.id,
             created_at=job.finished_at or updated, type="state", message=message,
-            level=level,  # type: ignore[arg-type]
+            level=level,
         ))
         events.sort(key=lambda e: e.created_at)
         return _hosted.since_event(events, after)
@@ -476,7 +476,7 @@ class FireworksProvider(Provider):
             except NotFoundError:
                 dep = None
             if dep is not None:
-                return self._endpoint(job, dep.model_dump(mode="json", by_alias=True))
+                return self._endpoint(job, dep.model_dump(mode="json", by_alias=True, warnings=False))
         note = (
             "Fireworks serves fine-tuned LoRA models only on a dedicated deployment: "
             "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
@@ -529,7 +529,7 @@ class FireworksProvider(Provider):
             pass
         with self._errors("reading the deployment"):
             dep = self._reader.deployments.get(deployment_id)
-        return self._endpoint(job, dep.model_dump(mode="json", by_alias=True))
+        return self._endpoint(job, dep.model_dump(mode="json", by_alias=True, warnings=False))
 
     def _endpoint(self, job: Job, dep: dict[str, Any]) -> ModelEndpoint:
         dep_name = str(dep.get("name") or self._name("deployments", self._deployment_id_for(job)))
@@ -552,7 +552,7 @@ class FireworksProvider(Provider):
     def _lora_state(self, model: str, dep_name: str) -> EndpointState | None:
         with self._errors("listing loaded LoRAs"):
             for item in self._reader.lora.list():
-                raw = item.model_dump(mode="json", by_alias=True)
+                raw = item.model_dump(mode="json", by_alias=True, warnings=False)
                 if raw.get("model") == model and raw.get("deployment") in (dep_name, None):
                     return DEPLOYED_MODEL_STATES.get(str(raw.get("state")), EndpointState.READY)
         return None

@@ -11,8 +11,9 @@ in the model ``suffix`` (``…-tp<12 hex>``); :meth:`find_job` looks for it in t
 output name of the listed jobs.
 
 Serving: LoRA fine-tunes need a dedicated endpoint (serverless LoRA is gone);
-:meth:`deploy` creates one through the documented ``/v1/endpoints`` route via the SDK's
-raw request method, and ``model=`` is then the endpoint's *name*.
+:meth:`deploy` creates one with the 3.x SDK's project endpoints
+(``/v2/projects/{project}/endpoints`` + ``…/deployments``; needs ``TOGETHER_PROJECT_ID``),
+and ``model=`` is then the endpoint's *name*.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import SecretStr
 
 from tuneport._exceptions import (
     BadRequestError,
+    ConfigError,
     DatasetError,
     TransportError,
     UnsupportedFeatureError,
@@ -76,15 +78,15 @@ STATUS_MAP: dict[str, JobStatus] = {
     "completed": JobStatus.SUCCEEDED,
 }
 
-#: Dedicated endpoint ``state`` → endpoint lifecycle.
-ENDPOINT_STATES: dict[str, EndpointState] = {
-    "PENDING": EndpointState.DEPLOYING,
-    "STARTING": EndpointState.DEPLOYING,
-    "STARTED": EndpointState.READY,
-    "STOPPING": EndpointState.NOT_DEPLOYED,
-    "STOPPED": EndpointState.NOT_DEPLOYED,
-    "FAILED": EndpointState.FAILED,
-    "ERROR": EndpointState.FAILED,
+#: Deployment ``state`` on a dedicated endpoint → endpoint lifecycle.
+DEPLOYMENT_STATES: dict[str, EndpointState] = {
+    "DEPLOYMENT_STATE_PROVISIONING": EndpointState.DEPLOYING,
+    "DEPLOYMENT_STATE_SCALING": EndpointState.DEPLOYING,
+    "DEPLOYMENT_STATE_READY": EndpointState.READY,
+    "DEPLOYMENT_STATE_DEGRADED": EndpointState.READY,
+    "DEPLOYMENT_STATE_STOPPING": EndpointState.NOT_DEPLOYED,
+    "DEPLOYMENT_STATE_STOPPED": EndpointState.NOT_DEPLOYED,
+    "DEPLOYMENT_STATE_FAILED": EndpointState.FAILED,
 }
 
 _FILE_DONE = "COMPLETED"
@@ -122,9 +124,12 @@ class TogetherProvider(Provider):
         base_url: str | None = None,
         timeout: float = 60.0,
         max_retries: int | None = None,
+        project_id: str | None = None,
         file_poll_interval: float = 1.0,
         **_ignored: Any,
     ) -> None:
+        import os
+
         import together
 
         self._sdk = together
@@ -134,8 +139,10 @@ class TogetherProvider(Provider):
             root = root[: -len("/v1")]
         self.base_url = root
         self.file_poll_interval = file_poll_interval
+        self.project_id = project_id or os.environ.get("TOGETHER_PROJECT_ID") or None
         self._client: together_sdk.Together = together.Together(
             api_key=self._key.get_secret_value(), base_url=root, timeout=timeout, max_retries=0,
+            project_id=self.project_id,
         )
         self._reader = (
             self._client.with_options(max_retries=max_retries) if max_retries else self._client
@@ -147,6 +154,7 @@ class TogetherProvider(Provider):
         return cls(
             api_key=settings.api_key, base_url=settings.base_url,
             timeout=settings.timeout, max_retries=settings.max_retries,
+            project_id=getattr(settings, "project_id", None),
         )
 
     def __repr__(self) -> str:
@@ -171,7 +179,7 @@ class TogetherProvider(Provider):
         """
         with self._errors("uploading the training file"):
             obj = self._client.files.upload(rendered.path, purpose="fine-tune", check=False)
-        return self._remote(obj.model_dump(mode="json", by_alias=True), rendered.fingerprint)
+        return self._remote(obj.model_dump(mode="json", by_alias=True, warnings=False), rendered.fingerprint)
 
     def _remote(self, raw: dict[str, Any], fingerprint: str | None) -> RemoteFile:
         return RemoteFile(
@@ -208,7 +216,7 @@ class TogetherProvider(Provider):
                 time.sleep(self.file_poll_interval)
             with self._errors(f"reading file {file.id}"):
                 obj = self._reader.files.retrieve(file.id)
-            current = self._remote(obj.model_dump(mode="json", by_alias=True), file.fingerprint)
+            current = self._remote(obj.model_dump(mode="json", by_alias=True, warnings=False), file.fingerprint)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -229,6 +237,9 @@ class TogetherProvider(Provider):
         lora = spec.method in ("lora", "dpo-lora")
         kwargs["lora"] = lora
         kwargs["training_method"] = "dpo" if spec.method.startswith("dpo") else "sft"
+        if kwargs["training_method"] == "sft":
+            # Pinned: the SDK warns when it has to pick this default itself.
+            kwargs["train_on_inputs"] = "auto"
         if lora:
             if spec.lora_rank is not None:
                 kwargs["lora_r"] = spec.lora_rank
@@ -307,18 +318,18 @@ class TogetherProvider(Provider):
                 raise BadRequestError(
                     f"together refused the job settings: {exc}", provider=self.name
                 ) from exc
-        return self._job(obj.model_dump(mode="json", by_alias=True), idempotency_key)
+        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False), idempotency_key)
 
     def get_job(self, job_id: str) -> Job:
         """The job's current state."""
         with self._errors(f"reading job {job_id}"):
             obj = self._reader.fine_tuning.retrieve(job_id)
-        return self._job(obj.model_dump(mode="json", by_alias=True))
+        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False))
 
     def _list_raw(self) -> list[dict[str, Any]]:
         with self._errors("listing jobs"):
             page = self._reader.fine_tuning.list()
-        items = [item.model_dump(mode="json", by_alias=True) for item in (page.data or [])]
+        items = [item.model_dump(mode="json", by_alias=True, warnings=False) for item in (page.data or [])]
         items.sort(key=lambda r: str(r.get("created_at") or ""), reverse=True)
         return items
 
@@ -350,7 +361,7 @@ class TogetherProvider(Provider):
         """Events oldest first; ids are synthesized (Together's events carry none)."""
         with self._errors(f"reading the events of job {job_id}"):
             page = self._reader.fine_tuning.list_events(job_id)
-        raws = [e.model_dump(mode="json", by_alias=True) for e in (page.data or [])]
+        raws = [e.model_dump(mode="json", by_alias=True, warnings=False) for e in (page.data or [])]
         indexed = [(i, r, _hosted.parse_time(r.get("created_at"))) for i, r in enumerate(raws)]
         indexed.sort(key=lambda t: (t[2] or datetime.min.replace(tzinfo=UTC), t[0]))
         events = []
@@ -373,7 +384,7 @@ class TogetherProvider(Provider):
         with self._errors(f"listing the checkpoints of job {job_id}"):
             page = self._reader.fine_tuning.list_checkpoints(job_id)
         out = []
-        for raw in (c.model_dump(mode="json") for c in (page.data or [])):
+        for raw in (c.model_dump(mode="json", warnings=False) for c in (page.data or [])):
             out.append(Checkpoint(
                 id=f"{job_id}:{raw.get('step')}:{raw.get('checkpoint_type')}", job_id=job_id,
                 step=raw.get("step"), created_at=_hosted.parse_time(raw.get("created_at")),
@@ -419,7 +430,7 @@ class TogetherProvider(Provider):
                 training_file=file.id, model=spec.model, n_epochs=epochs,
                 training_method=method, training_type=training_type,  # type: ignore[arg-type]
             )
-        raw = result.model_dump(mode="json")
+        raw = result.model_dump(mode="json", warnings=False)
         if not raw.get("estimation_available"):
             return ProviderQuote(
                 provider=self.name, available=False,
@@ -436,19 +447,38 @@ class TogetherProvider(Provider):
 
     # -- serving -------------------------------------------------------------------------
 
-    def _endpoints(self) -> list[dict[str, Any]]:
+    def _require_project(self) -> str:
+        if not self.project_id:
+            raise ConfigError(
+                "Together's dedicated endpoints belong to a project: set TOGETHER_PROJECT_ID "
+                "(or TUNEPORT_TOGETHER_PROJECT_ID), pass project_id=... to tuneport.Client, or "
+                "add project_id under [providers.together] in tuneport.toml."
+            )
+        return self.project_id
+
+    def endpoint_name_for(self, job: Job) -> str:
+        """The endpoint name tuneport gives a job's model (stable, so deploy is repeatable)."""
+        return f"{TOKEN_PREFIX}-ep-{_hosted.idempotency_token(job.id, 16)}"
+
+    def _find_endpoint(self, job: Job) -> dict[str, Any] | None:
+        project = self._require_project()
+        wanted = self.endpoint_name_for(job)
         with self._errors("listing dedicated endpoints"):
-            body: Any = self._reader.get("/v1/endpoints", cast_to=object)
-        data = body.get("data", []) if isinstance(body, Mapping) else body
-        return [dict(e) for e in data or [] if isinstance(e, Mapping)]
+            for item in self._reader.endpoints.list(project_id=project):
+                raw = item.model_dump(mode="json", by_alias=True, warnings=False)
+                models = {d.get("model") for d in raw.get("deployments") or []
+                          if isinstance(d, Mapping)}
+                if raw.get("name") == wanted or job.fine_tuned_model in models:
+                    return raw
+        return None
 
     def endpoint(self, job: Job) -> ModelEndpoint:
         """The dedicated endpoint serving this job's model, or ``NOT_DEPLOYED``."""
         model = job.fine_tuned_model
-        if model:
-            for raw in self._endpoints():
-                if raw.get("model") == model:
-                    return self._endpoint(job, raw)
+        if model and job.status is JobStatus.SUCCEEDED and self.project_id:
+            found = self._find_endpoint(job)
+            if found is not None:
+                return self._endpoint(job, found)
         note = (
             "Together serves fine-tuned LoRA models only on a dedicated endpoint: "
             "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
@@ -467,56 +497,74 @@ class TogetherProvider(Provider):
         self,
         job: Job,
         *,
-        hardware: str = DEFAULT_HARDWARE,
         min_replicas: int = 1,
         max_replicas: int = 1,
-        display_name: str | None = None,
+        name: str | None = None,
         **options: Any,
     ) -> ModelEndpoint:
-        """Create a dedicated endpoint for the fine-tuned model (reuses an existing one).
+        """Create a dedicated endpoint and a deployment of the fine-tuned model on it.
+
+        Uses the SDK's project endpoints (``/v2/projects/{project}/endpoints`` and its
+        ``deployments``); an endpoint tuneport already made for this job is reused.
 
         Args:
             job: a succeeded job.
-            hardware: Together's hardware id (``endpoints.list_hardware`` lists them).
             min_replicas: replicas kept up (billed per minute each).
             max_replicas: the autoscaling ceiling.
-            display_name: a label for the endpoint.
-            **options: further fields of the endpoint create body.
+            name: the endpoint name (default: derived from the job id); it is the
+                ``model=`` of inference calls.
+            **options: further fields of the deployment create call (``config_id``, …).
         """
         if job.status is not JobStatus.SUCCEEDED or not job.fine_tuned_model:
             raise UnsupportedFeatureError(
                 f"together can only deploy a succeeded job; job {job.id} is {job.status.value}."
             )
-        existing = self.endpoint(job)
-        if existing.deployment_id is not None and existing.state is not EndpointState.FAILED:
-            return existing
-        body: dict[str, Any] = {
-            "model": job.fine_tuned_model,
-            "hardware": hardware,
-            "autoscaling": {"min_replicas": min_replicas, "max_replicas": max_replicas},
-            **options,
-        }
-        if display_name:
-            body["display_name"] = display_name
-        with self._errors("creating a dedicated endpoint"):
-            raw: Any = self._client.post("/v1/endpoints", body=body, cast_to=object)
-        return self._endpoint(job, dict(raw) if isinstance(raw, Mapping) else {})
+        project = self._require_project()
+        found = self._find_endpoint(job)
+        if found is None:
+            with self._errors("creating a dedicated endpoint"):
+                created = self._client.endpoints.create(
+                    project_id=project, name=name or self.endpoint_name_for(job)
+                )
+            found = created.model_dump(mode="json", by_alias=True, warnings=False)
+        if not any(isinstance(d, Mapping) and d.get("model") == job.fine_tuned_model
+                   for d in found.get("deployments") or []):
+            autoscaling: Any = {"min_replicas": min_replicas, "max_replicas": max_replicas}
+            with self._errors("deploying the model on the endpoint"):
+                self._client.endpoints.deployments.create(
+                    str(found["id"]), project_id=project, name=f"{found['name']}-d",
+                    model=job.fine_tuned_model, autoscaling=autoscaling, **options,
+                )
+            with self._errors("reading the endpoint"):
+                found = self._reader.endpoints.retrieve(
+                    str(found["id"]), project_id=project
+                ).model_dump(mode="json", by_alias=True, warnings=False)
+        return self._endpoint(job, found)
 
     def _endpoint(self, job: Job, raw: dict[str, Any]) -> ModelEndpoint:
-        state_raw = str(raw.get("state") or "")
-        state = ENDPOINT_STATES.get(state_raw, EndpointState.DEPLOYING)
-        hardware = raw.get("hardware") if isinstance(raw.get("hardware"), str) else None
-        replicas = raw.get("autoscaling") or {}
-        count = int(replicas.get("min_replicas") or 1) if isinstance(replicas, Mapping) else 1
-        hourly = _hosted.serving_hourly_usd(self.name, hardware or DEFAULT_HARDWARE)
+        deployments = [d for d in raw.get("deployments") or [] if isinstance(d, Mapping)]
+        mine = [d for d in deployments if d.get("model") == job.fine_tuned_model] or deployments
+        states = [str(d.get("state") or "") for d in mine]
+        if not states:
+            state = EndpointState.NOT_DEPLOYED
+        elif any(DEPLOYMENT_STATES.get(s) is EndpointState.READY for s in states):
+            state = EndpointState.READY
+        else:
+            state = DEPLOYMENT_STATES.get(states[0], EndpointState.DEPLOYING)
+        hardware = next((str(d["hardware"]) for d in mine if d.get("hardware")), DEFAULT_HARDWARE)
+        replicas = 0
+        for d in mine:
+            scaling = d.get("autoscaling") or {}
+            replicas += int(scaling.get("minReplicas") or scaling.get("min_replicas") or 1)
+        hourly = _hosted.serving_hourly_usd(self.name, hardware, max(replicas, 1))
         return ModelEndpoint(
             provider=self.name,
             # Inference addresses the endpoint by its name, not its id.
             model=str(raw.get("name") or job.fine_tuned_model or ""),
             base_url=self.inference_base_url, kind="dedicated", state=state,
-            deployment_id=raw.get("id"), base_model=job.base_model,
-            hourly_usd=hourly * count if hourly is not None else None,
-            notes=(f"endpoint state {state_raw or 'unknown'}; billed per minute until stopped.",),
+            deployment_id=raw.get("id"), base_model=job.base_model, hourly_usd=hourly,
+            notes=(f"deployment state {', '.join(states) or 'none'}; billed per minute "
+                   "until stopped.",),
             api_key=self._key,
         )
 
