@@ -246,7 +246,8 @@ async def _create_job(state: EmulatorState, request: Request) -> Any:
         raise ApiError(409, f"supervisedFineTuningJob accounts/{account}/"
                             f"supervisedFineTuningJobs/{job_id} already exists")
     dataset, base = _check_job_body(state, account, body)
-    output = body.get("outputModel") or job_id
+    # A generated UUID may start with a digit, which a model id may not.
+    output = body.get("outputModel") or (job_id if _ID.match(job_id) else f"ft-{job_id}")
     if "/" in output:
         output = output.rsplit("/", 1)[-1]
     _check_id(output, "outputModel")
