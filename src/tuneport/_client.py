@@ -158,6 +158,17 @@ class Client:
     ) -> None:
         if isinstance(retry, int):
             retry = RetryPolicy(attempts=retry)
+        provider_extra = {
+            k: settings.pop(k) for k in list(settings) if k not in Settings.model_fields
+        }
+        if provider_extra:
+            # Provider-only settings (Together's project_id ...) belong to that provider.
+            if provider is None:
+                raise ConfigError(
+                    f"{', '.join(sorted(provider_extra))}= needs a provider; pass provider=... too."
+                )
+            mine = settings.setdefault("providers", {}).setdefault(provider.lower(), {})
+            mine.update(provider_extra)
         self.settings: Settings = load_settings(
             provider,
             profile,
