@@ -41,6 +41,7 @@ from tuneport._models import JobEvent, WandbConfig
 __all__ = [
     "ForbiddenHook",
     "as_secret",
+    "dump",
     "idempotency_token",
     "map_errors",
     "money_to_decimal",
@@ -136,6 +137,16 @@ def money_to_decimal(money: Any) -> Decimal | None:
         return Decimal(int(units)) + Decimal(int(nanos)) / Decimal(1_000_000_000)
     except (TypeError, ValueError):
         return None
+
+
+def dump(obj: Any) -> dict[str, Any]:
+    """An SDK response model as the provider's JSON (wire names, no serializer warnings).
+
+    The SDKs parse leniently, so a field may hold a value its annotation does not expect
+    (``batch_size: "max"``); pydantic would warn about each when dumping.
+    """
+    data = obj.model_dump(mode="json", by_alias=True, warnings=False)
+    return dict(data) if isinstance(data, Mapping) else {}
 
 
 def since_event(events: list[JobEvent], after: str | None) -> list[JobEvent]:

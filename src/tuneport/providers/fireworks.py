@@ -233,7 +233,7 @@ class FireworksProvider(Provider):
     def _dataset(self, dataset_id: str, fingerprint: str | None) -> RemoteFile:
         with self._errors(f"reading dataset {dataset_id}"):
             obj = self._reader.datasets.get(dataset_id)
-        raw = obj.model_dump(mode="json", by_alias=True, warnings=False)
+        raw = _hosted.dump(obj)
         return RemoteFile(
             provider=self.name, id=dataset_id, fingerprint=fingerprint,
             status=raw.get("state"), raw=raw,
@@ -360,14 +360,14 @@ class FireworksProvider(Provider):
                 return self.get_job(kwargs["supervised_fine_tuning_job_id"])
             except NotFoundError:
                 raise conflict from None
-        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False))
+        return self._job(_hosted.dump(obj))
 
     def get_job(self, job_id: str) -> Job:
         """The job's current state."""
         short = job_id.rsplit("/", 1)[-1]
         with self._errors(f"reading job {short}"):
             obj = self._reader.supervised_fine_tuning_jobs.get(short)
-        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False))
+        return self._job(_hosted.dump(obj))
 
     def list_jobs(self, *, limit: int | None = None) -> Iterator[Job]:
         """Jobs newest first (the SDK follows ``nextPageToken``)."""
@@ -377,7 +377,7 @@ class FireworksProvider(Provider):
             )
             raws = []
             for obj in page:
-                raws.append(obj.model_dump(mode="json", by_alias=True, warnings=False))
+                raws.append(_hosted.dump(obj))
                 if limit is not None and len(raws) >= limit:
                     break
         raws.sort(key=lambda r: str(r.get("createTime") or ""), reverse=True)
@@ -476,7 +476,7 @@ class FireworksProvider(Provider):
             except NotFoundError:
                 dep = None
             if dep is not None:
-                return self._endpoint(job, dep.model_dump(mode="json", by_alias=True, warnings=False))
+                return self._endpoint(job, _hosted.dump(dep))
         note = (
             "Fireworks serves fine-tuned LoRA models only on a dedicated deployment: "
             "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
@@ -529,7 +529,7 @@ class FireworksProvider(Provider):
             pass
         with self._errors("reading the deployment"):
             dep = self._reader.deployments.get(deployment_id)
-        return self._endpoint(job, dep.model_dump(mode="json", by_alias=True, warnings=False))
+        return self._endpoint(job, _hosted.dump(dep))
 
     def _endpoint(self, job: Job, dep: dict[str, Any]) -> ModelEndpoint:
         dep_name = str(dep.get("name") or self._name("deployments", self._deployment_id_for(job)))
@@ -552,7 +552,7 @@ class FireworksProvider(Provider):
     def _lora_state(self, model: str, dep_name: str) -> EndpointState | None:
         with self._errors("listing loaded LoRAs"):
             for item in self._reader.lora.list():
-                raw = item.model_dump(mode="json", by_alias=True, warnings=False)
+                raw = _hosted.dump(item)
                 if raw.get("model") == model and raw.get("deployment") in (dep_name, None):
                     return DEPLOYED_MODEL_STATES.get(str(raw.get("state")), EndpointState.READY)
         return None

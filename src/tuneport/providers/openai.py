@@ -149,7 +149,7 @@ class OpenAIProvider(Provider):
         """Upload the rendered JSONL with purpose ``fine-tune`` (multipart, ≤ 512 MB)."""
         with self._errors("uploading the training file"), rendered.path.open("rb") as fh:
             obj = self._client.files.create(file=(rendered.path.name, fh), purpose="fine-tune")
-        raw = obj.model_dump(mode="json", warnings=False)
+        raw = _hosted.dump(obj)
         return RemoteFile(
             provider=self.name, id=obj.id, fingerprint=rendered.fingerprint,
             n_bytes=obj.bytes, status=raw.get("status"), raw=raw,
@@ -303,7 +303,7 @@ class OpenAIProvider(Provider):
     def _raw_events(self, job_id: str) -> list[dict[str, Any]]:
         with self._errors(f"reading the events of job {job_id}"):
             page = self._reader.fine_tuning.jobs.list_events(job_id, limit=100)
-            items = [e.model_dump(mode="json", warnings=False) for e in page]
+            items = [_hosted.dump(e) for e in page]
         # The API lists newest first; keep a stable order for equal timestamps.
         indexed = list(enumerate(items))
         indexed.sort(key=lambda pair: (pair[1].get("created_at") or 0, -pair[0]))
@@ -330,7 +330,7 @@ class OpenAIProvider(Provider):
         """Saved checkpoints, each callable as a model (``…:ckpt-step-N``)."""
         with self._errors(f"listing the checkpoints of job {job_id}"):
             page = self._reader.fine_tuning.jobs.checkpoints.list(job_id, limit=100)
-            items = [c.model_dump(mode="json", warnings=False) for c in page]
+            items = [_hosted.dump(c) for c in page]
         out = []
         for raw in items:
             metrics = {
@@ -382,7 +382,7 @@ class OpenAIProvider(Provider):
     # -- normalization -------------------------------------------------------------------
 
     def _job(self, obj: Any) -> Job:
-        raw: dict[str, Any] = obj.model_dump(mode="json", warnings=False)
+        raw: dict[str, Any] = _hosted.dump(obj)
         status = str(raw.get("status"))
         hyper: dict[str, Any] = {}
         method = raw.get("method") or {}

@@ -179,7 +179,7 @@ class TogetherProvider(Provider):
         """
         with self._errors("uploading the training file"):
             obj = self._client.files.upload(rendered.path, purpose="fine-tune", check=False)
-        return self._remote(obj.model_dump(mode="json", by_alias=True, warnings=False), rendered.fingerprint)
+        return self._remote(_hosted.dump(obj), rendered.fingerprint)
 
     def _remote(self, raw: dict[str, Any], fingerprint: str | None) -> RemoteFile:
         return RemoteFile(
@@ -216,7 +216,7 @@ class TogetherProvider(Provider):
                 time.sleep(self.file_poll_interval)
             with self._errors(f"reading file {file.id}"):
                 obj = self._reader.files.retrieve(file.id)
-            current = self._remote(obj.model_dump(mode="json", by_alias=True, warnings=False), file.fingerprint)
+            current = self._remote(_hosted.dump(obj), file.fingerprint)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -318,18 +318,18 @@ class TogetherProvider(Provider):
                 raise BadRequestError(
                     f"together refused the job settings: {exc}", provider=self.name
                 ) from exc
-        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False), idempotency_key)
+        return self._job(_hosted.dump(obj), idempotency_key)
 
     def get_job(self, job_id: str) -> Job:
         """The job's current state."""
         with self._errors(f"reading job {job_id}"):
             obj = self._reader.fine_tuning.retrieve(job_id)
-        return self._job(obj.model_dump(mode="json", by_alias=True, warnings=False))
+        return self._job(_hosted.dump(obj))
 
     def _list_raw(self) -> list[dict[str, Any]]:
         with self._errors("listing jobs"):
             page = self._reader.fine_tuning.list()
-        items = [item.model_dump(mode="json", by_alias=True, warnings=False) for item in (page.data or [])]
+        items = [_hosted.dump(item) for item in (page.data or [])]
         items.sort(key=lambda r: str(r.get("created_at") or ""), reverse=True)
         return items
 
@@ -361,7 +361,7 @@ class TogetherProvider(Provider):
         """Events oldest first; ids are synthesized (Together's events carry none)."""
         with self._errors(f"reading the events of job {job_id}"):
             page = self._reader.fine_tuning.list_events(job_id)
-        raws = [e.model_dump(mode="json", by_alias=True, warnings=False) for e in (page.data or [])]
+        raws = [_hosted.dump(e) for e in (page.data or [])]
         indexed = [(i, r, _hosted.parse_time(r.get("created_at"))) for i, r in enumerate(raws)]
         indexed.sort(key=lambda t: (t[2] or datetime.min.replace(tzinfo=UTC), t[0]))
         events = []
@@ -384,7 +384,7 @@ class TogetherProvider(Provider):
         with self._errors(f"listing the checkpoints of job {job_id}"):
             page = self._reader.fine_tuning.list_checkpoints(job_id)
         out = []
-        for raw in (c.model_dump(mode="json", warnings=False) for c in (page.data or [])):
+        for raw in (_hosted.dump(c) for c in (page.data or [])):
             out.append(Checkpoint(
                 id=f"{job_id}:{raw.get('step')}:{raw.get('checkpoint_type')}", job_id=job_id,
                 step=raw.get("step"), created_at=_hosted.parse_time(raw.get("created_at")),
@@ -430,7 +430,7 @@ class TogetherProvider(Provider):
                 training_file=file.id, model=spec.model, n_epochs=epochs,
                 training_method=method, training_type=training_type,  # type: ignore[arg-type]
             )
-        raw = result.model_dump(mode="json", warnings=False)
+        raw = _hosted.dump(result)
         if not raw.get("estimation_available"):
             return ProviderQuote(
                 provider=self.name, available=False,
@@ -465,7 +465,7 @@ class TogetherProvider(Provider):
         wanted = self.endpoint_name_for(job)
         with self._errors("listing dedicated endpoints"):
             for item in self._reader.endpoints.list(project_id=project):
-                raw = item.model_dump(mode="json", by_alias=True, warnings=False)
+                raw = _hosted.dump(item)
                 models = {d.get("model") for d in raw.get("deployments") or []
                           if isinstance(d, Mapping)}
                 if raw.get("name") == wanted or job.fine_tuned_model in models:
@@ -526,7 +526,7 @@ class TogetherProvider(Provider):
                 created = self._client.endpoints.create(
                     project_id=project, name=name or self.endpoint_name_for(job)
                 )
-            found = created.model_dump(mode="json", by_alias=True, warnings=False)
+            found = _hosted.dump(created)
         if not any(isinstance(d, Mapping) and d.get("model") == job.fine_tuned_model
                    for d in found.get("deployments") or []):
             autoscaling: Any = {"min_replicas": min_replicas, "max_replicas": max_replicas}
@@ -536,9 +536,9 @@ class TogetherProvider(Provider):
                     model=job.fine_tuned_model, autoscaling=autoscaling, **options,
                 )
             with self._errors("reading the endpoint"):
-                found = self._reader.endpoints.retrieve(
-                    str(found["id"]), project_id=project
-                ).model_dump(mode="json", by_alias=True, warnings=False)
+                found = _hosted.dump(
+                    self._reader.endpoints.retrieve(str(found["id"]), project_id=project)
+                )
         return self._endpoint(job, found)
 
     def _endpoint(self, job: Job, raw: dict[str, Any]) -> ModelEndpoint:
