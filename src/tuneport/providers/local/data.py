@@ -181,7 +181,9 @@ def encode_record(tokenizer: Any, record: dict[str, Any], line: int) -> Tokenize
     for j, (start, end) in enumerate(offsets):
         if j == 0 or end <= start:
             continue  # added special tokens have empty offsets and are never targets
-        trained[j] = any(a <= start < b for a, b in spans)
+        # A token overlapping a trained span is trained (e.g. ' 3' across a prompt's
+        # trailing space and the completion).
+        trained[j] = any(start < b and end > a for a, b in spans)
     return TokenizedExample(input_ids=ids, trained=trained, line=line)
 
 

@@ -148,7 +148,9 @@ def load_model(model_path: str, *, dtype: Any = None, attn_implementation: str |
     """Load a resolved causal LM (fp32 unless ``dtype`` says otherwise)."""
     import torch
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     kwargs: dict[str, Any] = {"dtype": dtype or torch.float32}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation

@@ -45,6 +45,10 @@ from tuneport.providers.local.rundir import RunDir, utcnow
 
 __all__ = ["Stopped", "run_training"]
 
+# Seconds to sleep after each optimizer step (TUNEPORT_LOCAL_STEP_DELAY): lets tests and
+# users interrupt a tiny run at a known point; 0 in normal use.
+_STEP_DELAY = float(os.environ.get("TUNEPORT_LOCAL_STEP_DELAY", "0") or 0)
+
 
 class Stopped(Exception):  # noqa: N818 - control flow, not an error
     """Raised inside the loop when a stop was requested (cancel or SIGTERM)."""
@@ -73,8 +77,11 @@ class _Dist:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        # NCCL collectives need GPU tensors, gloo CPU ones.
+        self.device = (torch.device("cuda", self.local_rank)
+                       if torch.cuda.is_available() and self.world > 1 else torch.device("cpu"))
         if self.world > 1 and not dist.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
             dist.init_process_group(backend=backend)
 
     @property
@@ -87,7 +94,7 @@ class _Dist:
         import torch
         import torch.distributed as dist
 
-        tensor = torch.tensor(values, dtype=torch.float64)
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(tensor)
         return [float(v) for v in tensor.tolist()]
 
@@ -482,10 +489,28 @@ class _Run:
                     self.wandb_run.log(metrics, step=step)
                 if step % save_every == 0 and step < total_steps:
                     self.save_checkpoint(step, optimizer, scheduler, totals)
+                if _STEP_DELAY:
+                    time.sleep(_STEP_DELAY)  # debugging aid: makes runs slow enough to watch
         except Stopped:
             self._stopped(step, optimizer, scheduler, totals)
             return
         self._finish(step, totals)
+
+    def _rank_checksums(self) -> list[float]:
+        """A checksum of the trainable weights from every rank (they must all be equal)."""
+        import torch
+
+        local = float(sum(float(p.detach().double().abs().sum()) + float(p.detach().double().sum())
+                          for p in self.params))
+        if self.dist.world == 1:
+            return [local]
+        import torch.distributed as dist
+
+        device = self.dist.device
+        gathered = [torch.zeros(1, dtype=torch.float64, device=device)
+                    for _ in range(self.dist.world)]
+        dist.all_gather(gathered, torch.tensor([local], dtype=torch.float64, device=device))
+        return [float(t.item()) for t in gathered]
 
     def _stopped(self, step: int, optimizer: Any, scheduler: Any,
                  totals: dict[str, float]) -> None:
@@ -504,6 +529,7 @@ class _Run:
         import torch
 
         cfg = self.config
+        checksums = self._rank_checksums()
         if self.dist.is_main:
             if cfg.method == "full":
                 self.model.save_pretrained(self.rd.model_dir)
@@ -548,7 +574,7 @@ class _Run:
                     adapter_path=str(self.rd.adapter_dir) if cfg.method != "full" else None,
                     model_path=str(self.rd.model_dir)
                     if (cfg.method == "full" or cfg.merge) else None,
-                    resolved_model_path=self.model_path)
+                    resolved_model_path=self.model_path, rank_checksums=checksums)
         self.event(f"Succeeded: {int(totals['trained_tokens']):,} trained tokens in "
                    f"{seconds:.1f} s ({throughput['tokens_per_second']:.0f} tok/s); {basis}",
                    type="status", step=step, throughput=throughput)

@@ -1,0 +1,89 @@
+"""CLI commands of the local backend: ``serve``, ``demo`` and ``testing tiny-model``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import typer
+
+__all__ = ["register"]
+
+DEFAULT_SERVE_PORT = 8765
+
+
+def register(app: typer.Typer) -> None:
+    """Add the local backend's commands to the ``tuneport`` app."""
+    app.command("serve")(serve_command)
+    app.command("demo")(demo_command)
+    testing = typer.Typer(help="Helpers for testing code that uses tuneport (offline).",
+                          no_args_is_help=True)
+    testing.command("tiny-model")(tiny_model_command)
+    app.add_typer(testing, name="testing")
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]Error:[/] {message}")
+    return typer.Exit(1)
+
+
+def serve_command(
+    job: str = typer.Argument(..., help="The id of a succeeded local job."),
+    port: int = typer.Option(DEFAULT_SERVE_PORT, "--port", "-p", help="Port on 127.0.0.1."),
+    log_level: str = typer.Option("warning", help="uvicorn log level."),
+) -> None:
+    """Serve a local fine-tune as an OpenAI-compatible API on loopback.
+
+    POST /v1/chat/completions and GET /v1/models; model is the job id (base + adapter)
+    or "base" (the base model alone). For production, serve with vLLM (docs/local.md).
+    """
+    from rich.console import Console
+
+    from tuneport._exceptions import TuneportError
+    from tuneport.providers.local.serving import serve
+
+    job_id = job.split(":", 1)[1] if job.startswith("local:") else job
+    console = Console(stderr=True)
+    console.print(f"Serving [bold]{job_id}[/] at http://127.0.0.1:{port}/v1 "
+                  f"(models: {job_id}, base). Ctrl-C stops.")
+    try:
+        serve(job_id, port=port, log_level=log_level)
+    except TuneportError as exc:
+        raise _fail(str(exc)) from None
+
+
+def tiny_model_command(
+    path: Path = typer.Argument(..., help="Folder to write the tiny model to."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Write a tiny Llama + tokenizer with a chat template (offline, seconds) for tests."""
+    from tuneport.testing import tiny_model
+
+    out = tiny_model(path)
+    if as_json:
+        typer.echo(json.dumps({"path": str(out)}))
+    else:
+        typer.echo(f"Tiny model written to {out}")
+
+
+def demo_command(
+    model: str = typer.Option("smollm2-135m-instruct", help="Base model: HF id, folder, GGUF."),
+    data: Path = typer.Option(None, help="Chat JSONL (default: examples/data/support_chat.jsonl)."),
+    epochs: int = typer.Option(2, help="Training epochs."),
+    learning_rate: float = typer.Option(1e-3, help="LoRA learning rate."),
+    max_steps: int = typer.Option(None, help="Stop after this many steps (quick runs)."),
+) -> None:
+    """Validate the sample data, compare costs, LoRA fine-tune on CPU, compare answers."""
+    from tuneport.providers.local.demo import run_demo
+
+    try:
+        run_demo(model=model, data=data, epochs=epochs, learning_rate=learning_rate,
+                 max_steps=max_steps)
+    except Exception as exc:  # the demo must end with a message, never a traceback
+        from tuneport._exceptions import TuneportError
+
+        if not isinstance(exc, TuneportError):
+            raise
+        raise _fail(str(exc)) from None
+

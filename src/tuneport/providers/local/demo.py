@@ -1,0 +1,164 @@
+"""``tuneport demo``: the whole story on a laptop CPU in a few minutes.
+
+1. validate the sample dataset (``examples/data/support_chat.jsonl``),
+2. print the hosted vs self-hosted cost comparison,
+3. LoRA fine-tune SmolLM2-135M-Instruct locally with a progress bar,
+4. show the base and the fine-tuned model's answers to a held-out prompt side by side,
+5. say where the adapter is and how to serve it.
+
+Each step is one small function so the pieces owned by other modules (``Dataset``,
+``compare``, ``Client``) are called in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tuneport._exceptions import ConfigError
+
+__all__ = ["DEMO_COMPARE_MODEL", "find_demo_data", "run_demo"]
+
+# The hosted model the cost comparison prices the demo data on (SmolLM2 is not sold hosted).
+DEMO_COMPARE_MODEL = "llama-3.1-8b-instruct"
+_DATA_NAME = "support_chat.jsonl"
+_HELDOUT_NAME = "support_chat_heldout.json"
+
+
+def find_demo_data() -> Path:
+    """The sample dataset: ``examples/data`` under the current folder or the source tree."""
+    candidates = [Path.cwd() / "examples" / "data" / _DATA_NAME,
+                  Path(__file__).resolve().parents[4] / "examples" / "data" / _DATA_NAME]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        "The demo's sample data (examples/data/support_chat.jsonl) was not found. Run the demo "
+        "from a tuneport checkout, or pass --data PATH (a chat JSONL file)."
+    )
+
+
+def _load_heldout(data: Path) -> list[dict[str, Any]]:
+    heldout = data.with_name(_HELDOUT_NAME)
+    if heldout.is_file():
+        messages: list[dict[str, Any]] = json.loads(heldout.read_text())["messages"]
+        return messages
+    # Without a held-out file, ask the first training prompt (the demo then shows recall).
+    first = json.loads(data.read_text().splitlines()[0])["messages"]
+    return [m for m in first if m["role"] != "assistant"][:2]
+
+
+def validate_dataset(data: Path, console: Any) -> Any:
+    """Step 1: read and validate the dataset once for every target; returns the dataset."""
+    import tuneport
+
+    dataset = tuneport.Dataset.from_jsonl(data)
+    report = dataset.validate(count_tokens=False)
+    ok = report.ok_for("local")
+    console.print(f"[bold]1. Validate[/] {data}: "
+                  + ("[green]valid for local fine-tuning[/]" if ok else "[red]has errors[/]"))
+    if not ok:
+        for issue in report.errors_for("local")[:10]:
+            console.print(f"   {issue}")
+        raise ConfigError(f"{data} is not valid for local fine-tuning; fix the lines above.")
+    return dataset
+
+
+def compare_costs(dataset: Any, console: Any) -> None:
+    """Step 2: the hosted vs self-hosted cost table (skipped with a note if unavailable)."""
+    console.print(f"[bold]2. Cost[/] of this dataset on {DEMO_COMPARE_MODEL} "
+                  "(hosted vs self-hosted):")
+    try:
+        import tuneport
+
+        comparison = tuneport.compare(dataset, model=DEMO_COMPARE_MODEL)
+    except Exception as exc:  # the cost table is informative only; never stop the demo
+        console.print(f"   (cost comparison unavailable: {exc})")
+        return
+    console.print(comparison)
+
+
+def fine_tune(dataset: Any, *, model: str, epochs: int, learning_rate: float,
+              max_steps: int | None, console: Any) -> Any:
+    """Step 3: LoRA fine-tune locally through :class:`tuneport.Client`, with a progress bar."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    import tuneport
+
+    client = tuneport.Client(provider="local")
+    options: dict[str, Any] = {"validation_split": 0.05}
+    if max_steps is not None:
+        options["max_steps"] = max_steps
+    job = client.fine_tune(dataset, model=model, method="lora", epochs=epochs,
+                           learning_rate=learning_rate, batch_size=8, lora_rank=8, new=True,
+                           **options)
+    console.print(f"[bold]3. Fine-tune[/] {model} with LoRA on this machine: job {job.id}")
+    with Progress(TextColumn("   {task.description}"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        task = progress.add_task("loading model", total=1.0)
+
+        def update(current: Any) -> None:
+            raw = current.raw or {}
+            loss = raw.get("last_loss")
+            text = (f"step {raw.get('step', 0)}/{raw.get('total_steps', '?')}"
+                    + (f"  loss {loss:.3f}" if isinstance(loss, float) else ""))
+            progress.update(task, completed=current.progress or 0.0,
+                            description=text if raw.get("total_steps") else "loading model")
+
+        job = client.wait(job, poll=1.0, max_poll=2.0, on_update=update)
+        progress.update(task, completed=1.0)
+    return client, job
+
+
+def compare_answers(job: Any, messages: list[dict[str, Any]], console: Any) -> tuple[str, str]:
+    """Step 4: the base and the fine-tuned model's answers to a held-out prompt."""
+    from rich.table import Table
+
+    from tuneport.providers.local.serving import LocalModel
+
+    model = LocalModel.from_job(job.id)
+    base = model.chat(messages, max_tokens=60, use_adapter=False).text
+    tuned = model.chat(messages, max_tokens=60).text
+    prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
+    table = Table(title=f"Held-out prompt: {prompt!r}", show_lines=True)
+    table.add_column("Base model", ratio=1)
+    table.add_column("Fine-tuned (LoRA)", ratio=1)
+    table.add_row(base, tuned)
+    console.print("[bold]4. Compare[/]")
+    console.print(table)
+    return base, tuned
+
+
+def explain_serving(client: Any, job: Any, console: Any) -> None:
+    """Step 5: where the adapter is and how to serve it."""
+    endpoint = client.endpoint(job)
+    console.print("[bold]5. Use it[/]")
+    console.print(f"   adapter:     {endpoint.adapter_path}")
+    console.print(f"   base model:  {endpoint.base_model}")
+    console.print(f"   serve:       tuneport serve {job.id} --port 8765   "
+                  "(OpenAI-compatible, model=" + job.id + ")")
+    console.print(f"   production:  vllm serve <base model folder> --enable-lora "
+                  f"--lora-modules {job.id}={endpoint.adapter_path}")
+    if job.actual_cost_usd is not None:
+        console.print(f"   this run:    {job.trained_tokens:,} trained tokens, "
+                      f"cost about ${job.actual_cost_usd} (see docs/local.md)")
+
+
+def run_demo(*, model: str = "smollm2-135m-instruct", data: Path | None = None,
+             epochs: int = 2, learning_rate: float = 1e-3, max_steps: int | None = None,
+             heldout: list[dict[str, Any]] | None = None, console: Any = None) -> dict[str, Any]:
+    """Run the demo end to end; returns what it showed (for tests)."""
+    from rich.console import Console
+
+    console = console or Console()
+    data = Path(data) if data else find_demo_data()
+    dataset = validate_dataset(data, console)
+    compare_costs(dataset, console)
+    client, job = fine_tune(dataset, model=model, epochs=epochs, learning_rate=learning_rate,
+                            max_steps=max_steps, console=console)
+    messages = heldout or _load_heldout(data)
+    base, tuned = compare_answers(job, messages, console)
+    explain_serving(client, job, console)
+    return {"job": job, "base_answer": base, "tuned_answer": tuned}

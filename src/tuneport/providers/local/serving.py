@@ -1,0 +1,258 @@
+"""Call a locally fine-tuned model: in Python (:class:`LocalModel`) or over HTTP.
+
+``tuneport serve JOB --port P`` runs :func:`serve`: an OpenAI-compatible server on
+loopback with ``GET /v1/models`` and ``POST /v1/chat/completions``. ``model`` may be the
+job id (base model + adapter) or ``base`` (the base model alone, for comparisons), so
+``endpoint.openai_client()`` works as for hosted providers. For production serving use
+vLLM (``vllm serve BASE --enable-lora --lora-modules NAME=ADAPTER``; see docs/local.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuneport._exceptions import ConfigError
+from tuneport.providers.local.models import load_model, load_tokenizer, resolve_model_path
+from tuneport.providers.local.rundir import RunDir
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from tuneport._models import ModelEndpoint
+
+__all__ = ["BASE_MODEL_ID", "ChatResult", "LocalModel", "build_app", "serve"]
+
+BASE_MODEL_ID = "base"
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One generated reply."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+class LocalModel:
+    """A base model plus (optionally) a LoRA adapter, ready to generate.
+
+    Build it with :meth:`from_job`, :meth:`from_endpoint` or :meth:`from_paths`.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, name: str, has_adapter: bool) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.has_adapter = has_adapter
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_paths(cls, base_model: str, adapter_path: str | Path | None = None, *,
+                   name: str | None = None) -> LocalModel:
+        """Load ``base_model`` (folder, GGUF file or HF id) and an optional adapter."""
+        model_path = resolve_model_path(base_model)
+        tokenizer = load_tokenizer(str(adapter_path) if adapter_path else model_path)
+        model = load_model(model_path, attn_implementation="sdpa")
+        if adapter_path is not None:
+            import warnings
+
+            from peft import PeftModel
+
+            with warnings.catch_warnings():
+                # peft reads transformers' deprecated is_gradient_checkpointing (v5 rename).
+                warnings.simplefilter("ignore", FutureWarning)
+                model = PeftModel.from_pretrained(model, str(adapter_path))
+        model.eval()
+        return cls(model, tokenizer, name=name or base_model,
+                   has_adapter=adapter_path is not None)
+
+    @classmethod
+    def from_job(cls, job_id: str) -> LocalModel:
+        """The fine-tuned model of a succeeded local job."""
+        rd = RunDir.for_job(job_id)
+        if not rd.exists():
+            raise ConfigError(f"No local job {job_id!r} (looked in {rd.path}).")
+        status = rd.read_status()
+        if status.get("status") != "succeeded":
+            raise ConfigError(
+                f"Local job {job_id} is {status.get('status', 'unknown')}; it can be served "
+                "once it has succeeded (tuneport wait JOB)."
+            )
+        config = rd.read_config()
+        if config.get("method") == "full":
+            return cls.from_paths(str(rd.model_dir), name=job_id)
+        return cls.from_paths(config["model"], rd.adapter_dir, name=job_id)
+
+    @classmethod
+    def from_endpoint(cls, endpoint: ModelEndpoint) -> LocalModel:
+        """The model behind a local :class:`~tuneport._models.ModelEndpoint`."""
+        if endpoint.kind != "local":
+            raise ConfigError("LocalModel.from_endpoint needs a local endpoint "
+                              f"(got {endpoint.kind!r}); use endpoint.openai_client().")
+        return cls.from_job(endpoint.model)
+
+    def chat(self, messages: list[dict[str, Any]], *, max_tokens: int = 128,
+             temperature: float = 0.0, top_p: float = 1.0, stop: list[str] | None = None,
+             use_adapter: bool = True, seed: int | None = None) -> ChatResult:
+        """Reply to a conversation (greedy when ``temperature`` is 0).
+
+        Args:
+            messages: OpenAI-style ``{"role", "content"}`` messages.
+            max_tokens: the most new tokens to generate.
+            temperature: sampling temperature; 0 means greedy.
+            top_p: nucleus sampling mass.
+            stop: strings that end the reply (not included).
+            use_adapter: False answers with the base model alone.
+            seed: sampling seed.
+        """
+        prompt = self.tokenizer.apply_chat_template(
+            [{"role": m["role"], "content": m.get("content") or ""} for m in messages],
+            tokenize=False, add_generation_prompt=True)
+        return self._generate(str(prompt), max_tokens=max_tokens, temperature=temperature,
+                              top_p=top_p, stop=stop, use_adapter=use_adapter, seed=seed,
+                              add_special_tokens=False)
+
+    def generate(self, prompt: str, *, max_tokens: int = 128, temperature: float = 0.0,
+                 top_p: float = 1.0, stop: list[str] | None = None,
+                 use_adapter: bool = True) -> str:
+        """Continue a raw text prompt (no chat template)."""
+        return self._generate(prompt, max_tokens=max_tokens, temperature=temperature,
+                              top_p=top_p, stop=stop, use_adapter=use_adapter, seed=None,
+                              add_special_tokens=True).text
+
+    def _generate(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float,
+                  stop: list[str] | None, use_adapter: bool, seed: int | None,
+                  add_special_tokens: bool) -> ChatResult:
+        import contextlib
+
+        import torch
+        from transformers import GenerationConfig
+
+        encoded = self.tokenizer(prompt, return_tensors="pt",
+                                 add_special_tokens=add_special_tokens)
+        device = next(self.model.parameters()).device
+        encoded = {k: v.to(device) for k, v in encoded.items() if k != "token_type_ids"}
+        eos = {self.tokenizer.eos_token_id}
+        im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
+            eos.add(im_end)
+        sample = temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=max_tokens, do_sample=sample,
+            temperature=temperature if sample else None, top_p=top_p if sample else None,
+            top_k=None, eos_token_id=sorted(e for e in eos if e is not None),
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        no_adapter = (self.model.disable_adapter() if (self.has_adapter and not use_adapter)
+                      else contextlib.nullcontext())
+        with self._lock, no_adapter, torch.no_grad():
+            if seed is not None:
+                torch.manual_seed(seed)
+            output = self.model.generate(**encoded, generation_config=config)
+        new = output[0, encoded["input_ids"].shape[1]:].tolist()
+        finish = "stop" if new and new[-1] in eos else "length"
+        text = self.tokenizer.decode(new, skip_special_tokens=True)
+        if stop:
+            cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+        return ChatResult(text=text.strip(), prompt_tokens=int(encoded["input_ids"].shape[1]),
+                          completion_tokens=len(new), finish_reason=finish)
+
+
+def _error(message: str, status: int, code: str = "invalid_request_error") -> Any:
+    from starlette.responses import JSONResponse
+
+    return JSONResponse({"error": {"message": message, "type": code, "param": None,
+                                   "code": None}}, status_code=status)
+
+
+def build_app(model: LocalModel, *, model_id: str, base_model: str | None = None) -> Starlette:
+    """The OpenAI-compatible Starlette app serving ``model`` as ``model_id`` (and ``base``)."""
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    created = int(time.time())
+    ids = [model_id] + ([BASE_MODEL_ID] if model.has_adapter else [])
+
+    async def list_models(request: Request) -> JSONResponse:
+        data = [{"id": i, "object": "model", "created": created, "owned_by": "tuneport",
+                 "root": base_model or i} for i in ids]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def chat_completions(request: Request) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error("The request body is not valid JSON.", 400)
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return _error("'messages' (a list) is required.", 400)
+        requested = body.get("model") or model_id
+        if requested not in ids:
+            return _error(f"The model {requested!r} does not exist here; "
+                          f"available: {', '.join(ids)}.", 404, "model_not_found")
+        if body.get("stream"):
+            return _error("stream=true is not supported by tuneport serve; use vLLM for "
+                          "streaming (see docs/local.md).", 400)
+        if int(body.get("n") or 1) != 1:
+            return _error("Only n=1 is supported.", 400)
+        stop = body.get("stop")
+        stop_list = [stop] if isinstance(stop, str) else list(stop or [])
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 128
+        try:
+            result = await run_in_threadpool(
+                model.chat, body["messages"], max_tokens=int(max_tokens),
+                temperature=float(body.get("temperature") if body.get("temperature")
+                                  is not None else 0.0),
+                top_p=float(body.get("top_p") or 1.0), stop=stop_list,
+                use_adapter=requested != BASE_MODEL_ID, seed=body.get("seed"))
+        except (TypeError, ValueError, KeyError) as exc:
+            return _error(f"Invalid request: {exc}", 400)
+        return JSONResponse({
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": requested,
+            "choices": [{"index": 0, "finish_reason": result.finish_reason, "logprobs": None,
+                         "message": {"role": "assistant", "content": result.text}}],
+            "usage": {"prompt_tokens": result.prompt_tokens,
+                      "completion_tokens": result.completion_tokens,
+                      "total_tokens": result.prompt_tokens + result.completion_tokens},
+        })
+
+    return Starlette(routes=[
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    ])
+
+
+def serve(job_id: str, *, port: int, host: str = "127.0.0.1",
+          log_level: str = "warning") -> None:
+    """Serve a succeeded local job until interrupted (blocking)."""
+    import uvicorn
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError("tuneport serve listens on loopback only; put a reverse proxy or "
+                          "vLLM in front for anything else.")
+    rd = RunDir.for_job(job_id)
+    model = LocalModel.from_job(job_id)
+    app = build_app(model, model_id=job_id, base_model=rd.read_config().get("model"))
+    info = rd.path / "serve.json"
+    info.write_text(json.dumps({"pid": os.getpid(), "port": port, "host": host}) + "\n")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        info.unlink(missing_ok=True)
+
