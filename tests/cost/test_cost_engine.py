@@ -93,7 +93,7 @@ def test_fireworks_range_and_minimum_charge(catalog: Catalog) -> None:
     assert small.training_usd.high == Decimal("3.00")
     # The $3 minimum is from 2024 and unconfirmed: the low end leaves it out.
     assert small.training_usd.low == Decimal("0.0005") * Decimal("0.7")
-    assert any("minimum charge per job (applied)" == line.label for line in small.lines)
+    assert any(line.label == "minimum charge per job (applied)" for line in small.lines)
 
 
 def test_moe_priced_by_total_computed_by_active(catalog: Catalog) -> None:
