@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import os
-import threading
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -48,8 +47,6 @@ GPU_FILE = "gpus.toml"
 
 # The keys that identify an entry inside an array of tables, tried in order.
 _ENTRY_KEYS = ("canonical", "name", "cloud", "gpu")
-
-_lock = threading.Lock()
 
 
 def builtin_data_dir() -> Path:
