@@ -50,8 +50,7 @@ def _new_file(state: EmulatorState, filename: str, purpose: str, data: bytes) ->
                        param="file")
     fid = state.store.new_id("file-", length=22)
     record = {"id": fid, "object": "file", "bytes": len(data), "created_at": int(state.now()),
-              "filename": filename, "purpose": purpose, "status": "processed",
-              "status_details": None, "expires_at": None}
+              "filename": filename, "purpose": purpose, "status": "processed"}
     state.store.put(P, "file", fid, record)
     state.store.put_blob(P, fid, data)
     return record

@@ -239,7 +239,8 @@ def _job_view(state: EmulatorState, record: dict[str, Any], *,
     tl = record["_emu"]
     now = state.now()
     snap = life.snapshot(tl, now)
-    job = {k: v for k, v in record.items() if not k.startswith("_")}
+    # Unset optional fields are left out, as the API does (the spec types them non-null).
+    job = {k: v for k, v in record.items() if not k.startswith("_") and v is not None}
     job["status"] = _STATUS[snap.phase]
     changes = [h.at for h in life.happenings(tl, now)]
     job["updated_at"] = state.iso(max(changes) if changes else tl["created"])
@@ -288,6 +289,9 @@ async def _create_job(state: EmulatorState, request: Request) -> Any:
     suffix = body.get("suffix")
     if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 40):
         raise ApiError(400, "suffix must be at most 40 characters", param="suffix")
+    batch = body.get("batch_size", "max")
+    if batch == "max":  # the service answers with the batch size it resolved
+        batch = limits["lora_training"]["max_batch_size"]
     now = state.now()
     fail = "random" if state.draw_failure() else None
     tl = life.new_timeline(now=now, seconds=state.config.job_seconds,
@@ -303,7 +307,7 @@ async def _create_job(state: EmulatorState, request: Request) -> Any:
         "model": model, "model_output_name": output, "training_file": tf,
         "validation_file": vf or "", "suffix": suffix,
         "n_epochs": epochs, "n_checkpoints": body.get("n_checkpoints", 1),
-        "n_evals": body.get("n_evals", 0), "batch_size": body.get("batch_size", "max"),
+        "n_evals": body.get("n_evals", 0), "batch_size": batch,
         "learning_rate": body.get("learning_rate", 1e-5),
         "lr_scheduler": body.get("lr_scheduler") or {
             "lr_scheduler_type": "cosine",

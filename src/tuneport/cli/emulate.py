@@ -1,0 +1,79 @@
+"""``tuneport emulate``: the three providers' fine-tuning APIs on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["register"]
+
+
+def emulate(
+    port: int = typer.Option(8765, "--port", help="Port to listen on (0 picks a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Loopback address to listen on."),
+    job_seconds: float = typer.Option(30.0, "--job-seconds", help="How long a job takes."),
+    fail_rate: float = typer.Option(0.0, "--fail-rate",
+                                    help="Share of jobs that fail with a realistic error."),
+    fault_rate: float = typer.Option(0.0, "--fault-rate",
+                                     help="Share of requests that meet a transport fault "
+                                          "(429, 500/503, slow answer, dropped connection)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for ids, failures and faults."),
+    state: Path | None = typer.Option(None, "--state",
+                                      help="SQLite file that keeps jobs across restarts."),
+    api_key: str | None = typer.Option(None, "--api-key", help="The key clients must send."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print the base URLs and env vars as one JSON object."),
+) -> None:
+    """Serve the OpenAI, Together and Fireworks fine-tuning APIs on loopback until Ctrl-C."""
+    try:
+        from tuneport.emulator._core import DEFAULT_API_KEY, EmulatorConfig
+        from tuneport.emulator._server import Emulator, serve_forever
+    except ImportError as exc:
+        typer.echo(f"The emulator needs its extra: pip install 'tuneport[emulator]' ({exc})",
+                   err=True)
+        raise typer.Exit(2) from exc
+    config = EmulatorConfig(host=host, port=port, job_seconds=job_seconds, fail_rate=fail_rate,
+                            fault_rate=fault_rate, seed=seed, state_path=state,
+                            api_key=api_key or DEFAULT_API_KEY)
+    try:
+        config.check()
+    except ValueError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    def ready(emu: Emulator) -> None:
+        info: dict[str, Any] = {
+            "url": emu.url,
+            "base_urls": {"openai": emu.openai_base_url, "together": emu.together_base_url,
+                          "fireworks": emu.fireworks_base_url},
+            "env": emu.env(),
+        }
+        if as_json:
+            typer.echo(json.dumps(info))
+            return
+        from rich.console import Console
+
+        console = Console()
+        console.print(f"[bold]tuneport emulator[/bold] on {emu.url} (Ctrl-C to stop)")
+        for name, url in info["base_urls"].items():
+            console.print(f"  {name:<9} {url}")
+        console.print("\nPoint the SDKs at it:")
+        for key, value in info["env"].items():
+            console.print(f"  export {key}={value}", highlight=False)
+
+    try:
+        serve_forever(config, on_ready=ready)
+    except OSError as exc:
+        typer.echo(f"Error: cannot listen on {host}:{port} ({exc.strerror}); "
+                   "choose another --port.", err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        pass
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``emulate`` to the tuneport CLI."""
+    app.command("emulate")(emulate)
