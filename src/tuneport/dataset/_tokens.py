@@ -9,6 +9,7 @@ measured once from the template when the tokenizer is available locally.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,12 @@ __all__ = ["ApproxCounter", "ExactCounter", "counter_for"]
 
 log = logging.getLogger("tuneport.dataset")
 
-# Approximation for open-model tokenizers (Llama 3, Qwen, Mistral...), calibrated on English
-# prose, code and CJK/Cyrillic text: ASCII runs ~4 characters per token, other UTF-8 about
-# 3 bytes per token. The bounds are wide on purpose: they must hold for every tokenizer.
+# Approximation for open-model tokenizers (Llama 3, Qwen, Mistral...), checked on English
+# prose, code, CJK and Cyrillic text: ASCII runs ~4 characters per token; other characters
+# between ~4 per token (large vocabularies on Cyrillic) and ~0.6 (byte fallback on CJK in
+# small vocabularies). The bounds are wide on purpose: they must hold for every tokenizer.
 APPROX_ASCII_CHARS_PER_TOKEN = (6.0, 4.0, 2.5)  # low bound, estimate, high bound
-APPROX_OTHER_BYTES_PER_TOKEN = (4.5, 3.0, 1.2)
+APPROX_OTHER_CHARS_PER_TOKEN = (4.0, 2.0, 0.6)
 APPROX_PER_MESSAGE = 5  # e.g. ChatML: <|im_start|> role \n ... <|im_end|> \n
 APPROX_PER_EXAMPLE = 1  # BOS
 
@@ -66,13 +68,13 @@ class ApproxCounter:
     exact: bool = False
 
     @staticmethod
-    def estimate(ascii_chars: int, other_bytes: int) -> tuple[int, int, int]:
-        """(low, estimate, high) tokens for text made of these characters and bytes."""
+    def estimate(ascii_chars: float, other_chars: float) -> tuple[int, int, int]:
+        """(low, estimate, high) tokens for text with these ASCII and other characters."""
         a_lo, a_mid, a_hi = APPROX_ASCII_CHARS_PER_TOKEN
-        o_lo, o_mid, o_hi = APPROX_OTHER_BYTES_PER_TOKEN
-        low = int(ascii_chars / a_lo + other_bytes / o_lo)
-        mid = round(ascii_chars / a_mid + other_bytes / o_mid)
-        high = -int(-(ascii_chars / a_hi + other_bytes / o_hi))  # ceil
+        o_lo, o_mid, o_hi = APPROX_OTHER_CHARS_PER_TOKEN
+        low = int(ascii_chars / a_lo + other_chars / o_lo)
+        mid = round(ascii_chars / a_mid + other_chars / o_mid)
+        high = -int(-(ascii_chars / a_hi + other_chars / o_hi))  # ceil
         return low, mid, high
 
 
@@ -125,25 +127,28 @@ def _template_overhead(hf_tok: Any, lengths: Any) -> tuple[int, int]:
     return per_message, per_example
 
 
+def _has_chat_template(folder: Path) -> bool:
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    config = folder / "tokenizer_config.json"
+    try:
+        return "chat_template" in json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
 def _hf_from_folder(folder: Path) -> ExactCounter | None:
     tok_json = folder / "tokenizer.json"
-    auto: Any
-    try:
-        import transformers
-
-        auto = transformers.AutoTokenizer
-    except ImportError:
-        auto = None
-    if auto is not None:
-        hf_tok = auto.from_pretrained(str(folder), local_files_only=True)
-        backend = getattr(hf_tok, "backend_tokenizer", None)
-        if backend is not None:
-            return _hf_counter(f"hf:{folder}", backend, hf_tok)
-    if tok_json.is_file():
+    if tok_json.is_file() and not _has_chat_template(folder):
+        # No template to measure: the tokenizers library alone is enough (and fast to import).
         from tokenizers import Tokenizer
 
         return _hf_counter(f"hf:{folder}", Tokenizer.from_file(str(tok_json)), None)
-    return None
+    import transformers
+
+    hf_tok = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    backend = getattr(hf_tok, "backend_tokenizer", None)
+    return None if backend is None else _hf_counter(f"hf:{folder}", backend, hf_tok)
 
 
 def _hf_from_gguf(path: Path) -> ExactCounter | None:

@@ -220,12 +220,16 @@ class _Engine:
             start = 0
             for line, end, base in zip(chunk.lines, chunk.ends, chunk.approx_fixed,
                                        strict=True):
-                ascii_chars = other = 0
+                ascii_chars = other = 0.0
                 for t in texts[start:end]:
+                    c = len(t)
                     if t.isascii():
-                        ascii_chars += len(t)
+                        ascii_chars += c
                     else:
-                        other += len(t.encode("utf-8", "surrogatepass"))
+                        # Non-ASCII characters take 2-4 UTF-8 bytes: ~1.5 extra bytes each.
+                        k = min(c, (len(t.encode("utf-8", "surrogatepass")) - c) / 1.5)
+                        ascii_chars += c - k
+                        other += k
                 start = end
                 low, mid, high = estimate(ascii_chars, other)
                 for tally in self.approx:
