@@ -139,3 +139,8 @@ def test_provider_override_without_provider_is_an_error(workdir: Path) -> None:
 def test_home_from_env(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TUNEPORT_HOME", str(workdir / "h"))
     assert load_settings().home == workdir / "h"
+
+
+def test_together_project_id_from_sdk_env(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOGETHER_PROJECT_ID", "proj-1")
+    assert load_settings().provider_settings("together").project_id == "proj-1"

@@ -43,7 +43,11 @@ __all__ = [
 #: The environment variables each official SDK reads, by setting.
 PROVIDER_ENV: Mapping[str, Mapping[str, str]] = {
     "openai": {"api_key": "OPENAI_API_KEY", "base_url": "OPENAI_BASE_URL"},
-    "together": {"api_key": "TOGETHER_API_KEY", "base_url": "TOGETHER_BASE_URL"},
+    "together": {
+        "api_key": "TOGETHER_API_KEY",
+        "base_url": "TOGETHER_BASE_URL",
+        "project_id": "TOGETHER_PROJECT_ID",
+    },
     "fireworks": {
         "api_key": "FIREWORKS_API_KEY",
         "base_url": "FIREWORKS_BASE_URL",
@@ -51,7 +55,7 @@ PROVIDER_ENV: Mapping[str, Mapping[str, str]] = {
     },
 }
 
-_PROVIDER_FIELDS = ("api_key", "base_url", "account_id", "timeout", "max_retries")
+_PROVIDER_FIELDS = ("api_key", "base_url", "account_id", "project_id", "timeout", "max_retries")
 _TOP_FIELDS = ("provider", "home", "catalog_dir", "profile")
 
 
@@ -80,6 +84,7 @@ class ProviderSettings(BaseModel):
     api_key: SecretStr | None = None
     base_url: str | None = None
     account_id: str | None = None
+    project_id: str | None = None
     timeout: float = Field(default=60.0, gt=0)
     max_retries: int | None = Field(default=None, ge=0)
 
