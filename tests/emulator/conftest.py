@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from tuneport.emulator import Emulator, ManualClock, running  # noqa: E402
+from tuneport.emulator import Emulator, ManualClock, running
 
 JOB_SECONDS = 100.0
 

@@ -55,7 +55,8 @@ def _allow_paused(schemas: dict[str, Any]) -> None:
 
 
 # Where a spec is older than (or contradicts) the SDK, and which side the emulator follows.
-SPEC_LAGS = {"together": [_allow_auto_train_on_inputs, _lr_scheduler_args_any_of], "openai": [_allow_paused]}
+SPEC_LAGS = {"together": [_allow_auto_train_on_inputs, _lr_scheduler_args_any_of],
+             "openai": [_allow_paused]}
 
 
 @cache

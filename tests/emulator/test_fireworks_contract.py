@@ -39,7 +39,8 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
         extra_query={"supervisedFineTuningJobId": "job-one"})
     assert job.name == f"accounts/{ACCOUNT}/supervisedFineTuningJobs/job-one"
     assert job.state == "JOB_STATE_CREATING"
-    assert job.estimated_cost is not None and float(job.estimated_cost.units or 0) >= 0
+    assert job.estimated_cost is not None
+    assert float(job.estimated_cost.units or 0) >= 0
     seen = [job.state]
     percents = []
     for _ in range(20):
@@ -50,7 +51,8 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
             seen.append(job.state)
     assert seen == ["JOB_STATE_CREATING", "JOB_STATE_PENDING", "JOB_STATE_RUNNING",
                     "JOB_STATE_WRITING_RESULTS", "JOB_STATE_COMPLETED"]
-    assert percents == sorted(percents) and percents[-1] == 100
+    assert percents == sorted(percents)
+    assert percents[-1] == 100
     assert job.output_model == f"accounts/{ACCOUNT}/models/support-bot"
 
     model = job.output_model
@@ -96,9 +98,11 @@ def test_list_pages_and_cancel(emu: Emulator, train_file: Path) -> None:
             extra_query={"supervisedFineTuningJobId": f"job-{i}"})
     first = c.supervised_fine_tuning_jobs.list(page_size=2)
     names = [j.name for j in first.supervised_fine_tuning_jobs or []]
-    assert len(names) == 2 and first.next_page_token
+    assert len(names) == 2
+    assert first.next_page_token
     everything = [j.name for j in c.supervised_fine_tuning_jobs.list(page_size=2)]
-    assert len(everything) == 5 and everything[:2] == names
+    assert len(everything) == 5
+    assert everything[:2] == names
     emu.advance(JOB_SECONDS * 0.3)
     c.supervised_fine_tuning_jobs.cancel("job-0", body={})
     assert c.supervised_fine_tuning_jobs.get("job-0").state == "JOB_STATE_CANCELLING"
@@ -118,7 +122,8 @@ def test_estimate_cost_through_raw_post(emu: Emulator, train_file: Path) -> None
     answer = c.post(f"/v1/accounts/{ACCOUNT}/supervisedFineTuningJobs:estimateCost",
                     body=body, cast_to=httpx.Response)
     cost = answer.json()["estimatedCost"]
-    assert cost["currencyCode"] == "USD" and int(cost["units"]) * 10**9 + cost["nanos"] > 0
+    assert cost["currencyCode"] == "USD"
+    assert int(cost["units"]) * 10**9 + cost["nanos"] > 0
 
 
 def test_signed_url_upload(emu: Emulator, train_file: Path) -> None:
@@ -136,14 +141,16 @@ def test_signed_url_upload(emu: Emulator, train_file: Path) -> None:
     c.datasets.validate_upload("big", body={})
     emu.advance(1.0)
     ds = c.datasets.get("big")
-    assert ds.state == "READY" and ds.example_count == "12"
+    assert ds.state == "READY"
+    assert ds.example_count == "12"
 
 
 def test_malformed_dataset(emu: Emulator, bad_file: Path) -> None:
     c = client(emu)
     dataset = ready_dataset(emu, c, bad_file, did="bad")
     ds = c.datasets.get("bad")
-    assert ds.status is not None and ds.status.code == "INVALID_ARGUMENT"
+    assert ds.status is not None
+    assert ds.status.code == "INVALID_ARGUMENT"
     assert "Line 3" in (ds.status.message or "")
     with pytest.raises(fireworks.BadRequestError):
         c.supervised_fine_tuning_jobs.create(dataset=dataset, base_model=BASE)
@@ -159,7 +166,8 @@ def test_random_failure(train_file: Path) -> None:
         emu.advance(10)
         job = c.supervised_fine_tuning_jobs.get(str(job.name).rsplit("/", 1)[-1])
         assert job.state == "JOB_STATE_FAILED"
-        assert job.status is not None and job.status.code == "INTERNAL"
+        assert job.status is not None
+        assert job.status.code == "INTERNAL"
 
 
 def test_auth_failure(emu: Emulator) -> None:
@@ -167,7 +175,8 @@ def test_auth_failure(emu: Emulator) -> None:
                             account_id=ACCOUNT, max_retries=0)
     with pytest.raises(fireworks.AuthenticationError) as exc:
         c.supervised_fine_tuning_jobs.list()
-    assert exc.value.status_code == 401 and exc.value.body["code"] == 16  # type: ignore[index]
+    assert exc.value.status_code == 401
+    assert exc.value.body["code"] == 16
 
 
 def test_faults_as_the_sdk_sees_them(emu: Emulator, train_file: Path) -> None:

@@ -22,13 +22,15 @@ def client(emu: Emulator, **kwargs: object) -> openai.OpenAI:
 def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
     c = client(emu)
     f = c.files.create(file=train_file, purpose="fine-tune")
-    assert f.id.startswith("file-") and f.bytes == train_file.stat().st_size
+    assert f.id.startswith("file-")
+    assert f.bytes == train_file.stat().st_size
     job = c.fine_tuning.jobs.create(
         model="gpt-4o-mini-2024-07-18", training_file=f.id, suffix="support",
         metadata={"tuneport_key": "k1"},
         method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 2}}})
     assert job.status == "validating_files"
-    assert job.fine_tuned_model is None and job.trained_tokens is None
+    assert job.fine_tuned_model is None
+    assert job.trained_tokens is None
     seen = [job.status]
     for _ in range(20):
         emu.advance(JOB_SECONDS / 10)
@@ -37,16 +39,20 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
             seen.append(job.status)
     assert seen == ["validating_files", "queued", "running", "succeeded"]
     assert job.fine_tuned_model == f"ft:gpt-4o-mini-2024-07-18:org-emulator:support:{job.id[-8:]}"
-    assert job.trained_tokens and job.trained_tokens > 0
+    assert job.trained_tokens
+    assert job.trained_tokens > 0
     assert job.hyperparameters.n_epochs == 2
-    assert job.finished_at is not None and job.finished_at >= job.created_at
+    assert job.finished_at is not None
+    assert job.finished_at >= job.created_at
 
     events = list(c.fine_tuning.jobs.list_events(job.id, limit=1000))
     messages = [e.message for e in events]
     assert messages[0] == "The job has successfully completed"  # newest first
     assert messages[-1] == f"Created fine-tuning job: {job.id}"
     losses = [e.data["train_loss"] for e in reversed(events) if e.type == "metrics"]
-    assert len(losses) > 3 and losses == sorted(losses, reverse=True) and losses[0] > losses[-1]
+    assert len(losses) > 3
+    assert losses == sorted(losses, reverse=True)
+    assert losses[0] > losses[-1]
 
     ckpts = c.fine_tuning.jobs.checkpoints.list(job.id).data
     assert [ck.step_number for ck in ckpts] == sorted((ck.step_number for ck in ckpts),
@@ -72,7 +78,8 @@ def test_events_are_paged_with_after_cursor(emu: Emulator, train_file: Path) -> 
     emu.advance(JOB_SECONDS)
     everything = [e.id for e in c.fine_tuning.jobs.list_events(job.id, limit=1000).data]
     paged = [e.id for e in c.fine_tuning.jobs.list_events(job.id, limit=3)]  # auto-paginates
-    assert paged == everything and len(everything) > 6
+    assert paged == everything
+    assert len(everything) > 6
 
 
 def test_job_list_pagination(emu: Emulator, train_file: Path) -> None:
@@ -81,7 +88,8 @@ def test_job_list_pagination(emu: Emulator, train_file: Path) -> None:
     ids = [c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id).id
            for _ in range(5)]
     first = c.fine_tuning.jobs.list(limit=2)
-    assert first.has_more and [j.id for j in first.data] == ids[::-1][:2]
+    assert first.has_more
+    assert [j.id for j in first.data] == ids[::-1][:2]
     assert [j.id for j in c.fine_tuning.jobs.list(limit=2)] == ids[::-1]
 
 
@@ -103,7 +111,8 @@ def test_cancel_pause_resume(emu: Emulator, train_file: Path) -> None:
     with pytest.raises(openai.BadRequestError):
         c.fine_tuning.jobs.cancel(job.id)
     kinds = [e.message for e in c.fine_tuning.jobs.list_events(job.id, limit=1000)]
-    assert "Fine-tuning job paused" in kinds and "Fine-tuning job resumed" in kinds
+    assert "Fine-tuning job paused" in kinds
+    assert "Fine-tuning job resumed" in kinds
 
 
 def test_malformed_file_fails_validation(emu: Emulator, bad_file: Path) -> None:
@@ -113,8 +122,10 @@ def test_malformed_file_fails_validation(emu: Emulator, bad_file: Path) -> None:
     emu.advance(JOB_SECONDS)
     job = c.fine_tuning.jobs.retrieve(job.id)
     assert job.status == "failed"
-    assert job.error is not None and job.error.code == "invalid_training_file"
-    assert job.error.param == "training_file" and "Line 3" in job.error.message
+    assert job.error is not None
+    assert job.error.code == "invalid_training_file"
+    assert job.error.param == "training_file"
+    assert "Line 3" in job.error.message
     with pytest.raises(openai.NotFoundError):
         c.chat.completions.create(model="ft:gpt-4o-mini-2024-07-18:org-emulator::x",
                                   messages=[{"role": "user", "content": "hi"}])
@@ -128,7 +139,8 @@ def test_too_few_examples(emu: Emulator, tmp_path: Path, train_file: Path) -> No
     job = c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
     emu.advance(JOB_SECONDS)
     job = c.fine_tuning.jobs.retrieve(job.id)
-    assert job.status == "failed" and job.error is not None
+    assert job.status == "failed"
+    assert job.error is not None
     assert job.error.code == "invalid_n_examples"
 
 
@@ -143,8 +155,10 @@ def test_random_failure(train_file: Path) -> None:
         assert c.fine_tuning.jobs.retrieve(job.id).status == "running"
         emu.advance(10)
         job = c.fine_tuning.jobs.retrieve(job.id)
-        assert job.status == "failed" and job.error is not None
-        assert job.error.code == "server_error" and job.fine_tuned_model is None
+        assert job.status == "failed"
+        assert job.error is not None
+        assert job.error.code == "server_error"
+        assert job.fine_tuned_model is None
 
 
 def test_uploads_api(emu: Emulator, train_file: Path) -> None:
@@ -155,7 +169,8 @@ def test_uploads_api(emu: Emulator, train_file: Path) -> None:
     p1 = c.uploads.parts.create(up.id, data=data[:100])
     p2 = c.uploads.parts.create(up.id, data=data[100:])
     done = c.uploads.complete(up.id, part_ids=[p1.id, p2.id])
-    assert done.status == "completed" and done.file is not None
+    assert done.status == "completed"
+    assert done.file is not None
     assert c.files.content(done.file.id).content == data
     other = c.uploads.create(bytes=10, filename="x.jsonl", mime_type="text/jsonl",
                              purpose="fine-tune")

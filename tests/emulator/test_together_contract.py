@@ -32,8 +32,10 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
     c = client(emu)
     fid = upload_ready(emu, c, train_file)
     info = c.files.retrieve(fid)
-    assert info.processing_status == "COMPLETED" and info.validation_report is not None
-    assert info.validation_report.nlines == 12 and info.bytes == train_file.stat().st_size
+    assert info.processing_status == "COMPLETED"
+    assert info.validation_report is not None
+    assert info.validation_report.nlines == 12
+    assert info.bytes == train_file.stat().st_size
     job = c.fine_tuning.create(training_file=fid, model=MODEL, n_epochs=2, suffix="support",
                                lora=True)
     assert job.status == "pending"
@@ -44,16 +46,21 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
         if job.status != seen[-1]:
             seen.append(job.status)
     assert seen == ["pending", "queued", "running", "uploading", "completed"]
-    assert job.x_model_output_name is not None and "support" in job.x_model_output_name
-    assert job.total_price and job.total_price > 0 and job.token_count
+    assert job.x_model_output_name is not None
+    assert "support" in job.x_model_output_name
+    assert job.total_price
+    assert job.total_price > 0
+    assert job.token_count
 
     events = c.fine_tuning.list_events(job.id).data
     types = [e.type for e in events]
-    assert types[0] == "job_pending" and types[-1] == "job_complete"
+    assert types[0] == "job_pending"
+    assert types[-1] == "job_complete"
     assert "checkpoint_save" in types
     metrics = c.fine_tuning.list_metrics(job.id).metrics
     losses = [m["train/loss"] for m in metrics]
-    assert len(losses) > 3 and losses == sorted(losses, reverse=True)
+    assert len(losses) > 3
+    assert losses == sorted(losses, reverse=True)
     ckpts = c.fine_tuning.list_checkpoints(job.id).data
     assert {ck.checkpoint_type for ck in ckpts} >= {"Final Merged", "Final Adapter"}
 
@@ -88,8 +95,10 @@ def test_estimate_and_limits(emu: Emulator, train_file: Path) -> None:
     assert early.estimation_available is False
     emu.advance(1.0)
     est = c.fine_tuning.estimate_price(training_file=f.id, model=MODEL, n_epochs=3)
-    assert est.estimation_available and est.estimated_total_price > 0
-    assert est.estimated_train_token_count and est.estimated_train_token_count > 0
+    assert est.estimation_available
+    assert est.estimated_total_price > 0
+    assert est.estimated_train_token_count
+    assert est.estimated_train_token_count > 0
 
 
 def test_same_file_twice_is_deduplicated(emu: Emulator, train_file: Path) -> None:
@@ -120,7 +129,8 @@ def test_malformed_file_is_rejected(emu: Emulator, bad_file: Path) -> None:
     fid = upload_ready(emu, c, bad_file)
     info = c.files.retrieve(fid)
     assert info.processing_status == "INVALID_FORMAT"
-    assert info.validation_report is not None and info.validation_report.error is not None
+    assert info.validation_report is not None
+    assert info.validation_report.error is not None
     assert info.validation_report.error.startswith("Line 3: `messages[0]` must contain a `role`")
     est = c.fine_tuning.estimate_price(training_file=fid, model=MODEL)
     assert est.unavailable_reason == "train_file_invalid"

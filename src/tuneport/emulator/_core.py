@@ -82,7 +82,8 @@ class ApiError(Exception):
 
     def __init__(self, status: int, message: str, *, code: str | None = None,
                  type: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -253,7 +254,8 @@ def _fault_error(state: EmulatorState, fault: str) -> ApiError:
                         code="rate_limit_exceeded",
                         headers={"retry-after": _seconds_text(state.config.retry_after)})
     if fault == "unavailable":
-        return ApiError(503, "The server is overloaded or not ready yet.", code="service_unavailable")
+        return ApiError(503, "The server is overloaded or not ready yet.",
+                        code="service_unavailable")
     return ApiError(500, "The server had an error while processing your request. Sorry about that!",
                     code="internal_error")
 
@@ -270,7 +272,8 @@ async def json_body(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, f"We could not parse the JSON body of your request ({exc.msg}).") from exc
+        raise ApiError(400, f"We could not parse the JSON body of your request ({exc.msg}).") \
+            from exc
     if not isinstance(data, dict):
         raise ApiError(400, "The request body must be a JSON object.")
     return data

@@ -146,10 +146,10 @@ async def _dataset_action(state: EmulatorState, request: Request) -> Any:
         state.store.put(P, "dataset", f"{account}/{did}", record)
         return {"filenameToSignedUrls": urls}
     if verb == "validateUpload":
-        data = state.store.get_blob(P, f"{account}/{did}:pending")
-        if data is None:
+        pending = state.store.get_blob(P, f"{account}/{did}:pending")
+        if pending is None:
             raise ApiError(400, f"nothing was uploaded for dataset {did}")
-        _ingest(state, account, did, record, data)
+        _ingest(state, account, did, record, pending)
         return {}
     raise ApiError(404, f"unknown method :{verb}")
 
@@ -196,7 +196,7 @@ def _page(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str,
 
 def _money(usd: float) -> dict[str, Any]:
     units = int(usd)
-    return {"currencyCode": "USD", "units": str(units), "nanos": int(round((usd - units) * 1e9))}
+    return {"currencyCode": "USD", "units": str(units), "nanos": round((usd - units) * 1e9)}
 
 
 def _base_billions(model: str) -> int:
@@ -288,7 +288,8 @@ def _job_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
     view["state"] = _STATE[snap.phase]
     tokens = life.trained_tokens(tl, snap.step)
     view["jobProgress"] = {"percent": int(100 * snap.step / tl["n_steps"]),
-                           "epoch": min(tl["epochs"] - 1, snap.step * tl["epochs"] // tl["n_steps"]),
+                           "epoch": min(tl["epochs"] - 1,
+                                        snap.step * tl["epochs"] // tl["n_steps"]),
                            "inputTokens": tokens, "outputTokens": 0}
     if snap.phase == "failed":
         view["status"] = {"code": "INTERNAL", "message": "training failed due to an internal "
@@ -454,7 +455,6 @@ async def _list_deployments(state: EmulatorState, request: Request) -> Any:
 
 def _deployed_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
     view = _public(record)
-    account, did = record["_deployment_key"].split("/", 1)
     deployment = state.store.get(P, "deployment", record["_deployment_key"])
     ready = deployment is not None and state.now() >= deployment["_ready_at"]
     view["state"] = "DEPLOYED" if ready else "DEPLOYING"

@@ -7,7 +7,7 @@ emulator deterministic under a :class:`~tuneport.emulator.ManualClock`.
 
 Generic phases (each provider maps them to its own status strings)::
 
-    validating [0, .10) -> queued [.10, .20) -> running [.20, .90) -> finishing [.90, 1) -> succeeded
+    validating [0, .1) -> queued [.1, .2) -> running [.2, .9) -> finishing [.9, 1) -> succeeded
 """
 
 from __future__ import annotations
@@ -110,8 +110,8 @@ def _end_fraction(tl: dict[str, Any]) -> float:
 
 def snapshot(tl: dict[str, Any], now: float) -> Snapshot:
     """The job's state at ``now``."""
-    seconds = tl["seconds"]
-    n_steps = tl["n_steps"]
+    seconds = float(tl["seconds"])
+    n_steps = int(tl["n_steps"])
     end = _end_fraction(tl)
     fraction = min(_elapsed(tl, now) / seconds, end)
 
@@ -178,7 +178,7 @@ def epoch_end_steps(tl: dict[str, Any]) -> list[int]:
 def trained_tokens(tl: dict[str, Any], step: int) -> int:
     """Tokens processed by ``step`` (all of them once training is complete)."""
     total = int(tl["n_tokens"]) * max(1, int(tl["epochs"]))
-    return total * step // max(1, tl["n_steps"])
+    return total * step // max(1, int(tl["n_steps"]))
 
 
 @dataclass(frozen=True)

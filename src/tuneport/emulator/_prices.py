@@ -22,7 +22,8 @@ _OPENAI = {
     "gpt-3.5-turbo": 8.0,
 }
 # (max billions of params, lora sft, full sft, lora dpo, full dpo)
-_TOGETHER = ((16, 0.48, 0.54, 1.20, 1.35), (69, 1.50, 1.65, 3.75, 4.12), (1e9, 2.90, 3.20, 7.25, 8.00))
+_TOGETHER = ((16, 0.48, 0.54, 1.20, 1.35), (69, 1.50, 1.65, 3.75, 4.12),
+             (1e9, 2.90, 3.20, 7.25, 8.00))
 _FIREWORKS = ((16, 0.50, 1.00, 1.00, 2.00), (80, 3.00, 6.00, 6.00, 12.00),
               (300, 6.00, 12.00, 12.00, 24.00), (1e9, 10.00, 20.00, 20.00, 40.00))
 _SIZE = re.compile(r"(\d+(?:[.p]\d+)?)b", re.IGNORECASE)
@@ -42,8 +43,8 @@ def default_price_per_million(provider: str, model: str, method: str) -> float:
         method: ``lora``, ``full``, ``dpo-lora`` or ``dpo-full``.
     """
     if provider == "openai":
-        base = next((p for name, p in _OPENAI.items() if model.startswith(name)), 3.0)
-        return base * (1.0 if "dpo" not in method else 1.0)
+        # OpenAI bills DPO at the same per-token rate as supervised training.
+        return next((p for name, p in _OPENAI.items() if model.startswith(name)), 3.0)
     table = _TOGETHER if provider == "together" else _FIREWORKS
     size = _billions(model)
     row = next(r for r in table if size <= r[0])

@@ -112,7 +112,8 @@ class Store:
     def list(self, provider: str, kind: str) -> list[dict[str, Any]]:
         """Copies of all records of a kind, oldest first."""
         with self._lock:
-            entries = sorted(self._records.get((provider, kind), {}).values(), key=lambda e: e[0])
+            bucket = self._records.get((provider, kind), {})
+            entries = sorted(bucket.values(), key=lambda e: e[0])
             return [copy.deepcopy(data) for _, data in entries]
 
     def delete(self, provider: str, kind: str, rid: str) -> bool:
@@ -121,7 +122,8 @@ class Store:
             existed = self._records.get((provider, kind), {}).pop(rid, None) is not None
             if existed and self._db is not None:
                 self._db.execute(
-                    "DELETE FROM records WHERE provider=? AND kind=? AND id=?", (provider, kind, rid)
+                    "DELETE FROM records WHERE provider=? AND kind=? AND id=?",
+                    (provider, kind, rid),
                 )
             return existed
 

@@ -249,7 +249,7 @@ def _job_view(state: EmulatorState, record: dict[str, Any], *,
     job["epochs_completed"] = min(tl["epochs"], snap.step * tl["epochs"] // tl["n_steps"])
     tokens = life.trained_tokens(tl, snap.step)
     job["token_count"] = tokens
-    job["total_price"] = int(round(tokens * record["_price"] * 1000))  # nano-dollars
+    job["total_price"] = round(tokens * record["_price"] * 1000)  # nano-dollars
     remaining = max(0.0, (1.0 - snap.fraction) * tl["seconds"])
     job["progress"] = {"estimate_available": not snap.terminal,
                        "seconds_remaining": 0 if snap.terminal else int(remaining)}
@@ -407,11 +407,10 @@ async def _list_checkpoints(state: EmulatorState, request: Request) -> Any:
             for h in life.happenings(tl, state.now()) if h.kind == "checkpoint"]
     if snap.phase == "succeeded" and snap.finished_at is not None:
         done = state.iso(snap.finished_at)
-        data = data[:-1] + [
-            {"step": tl["n_steps"], "path": f"{base}/merged", "created_at": done,
-             "checkpoint_type": "Final Merged"},
-            {"step": tl["n_steps"], "path": f"{base}/adapter", "created_at": done,
-             "checkpoint_type": "Final Adapter"}]
+        final = [{"step": tl["n_steps"], "path": f"{base}/{kind}", "created_at": done,
+                  "checkpoint_type": label}
+                 for kind, label in (("merged", "Final Merged"), ("adapter", "Final Adapter"))]
+        data = [*data[:-1], *final]
     data.reverse()
     return {"data": data}
 

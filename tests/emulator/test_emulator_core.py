@@ -1,0 +1,102 @@
+"""The emulator's own guarantees: persistence, determinism, random faults, CLI, loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+openai = pytest.importorskip("openai")
+
+from tuneport.emulator import EmulatorConfig, ManualClock, running  # noqa: E402
+
+
+def _client(base_url: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
+
+
+def test_state_file_survives_a_restart(tmp_path: Path, train_file: Path) -> None:
+    state = tmp_path / "emulator.sqlite"
+    clock = ManualClock()
+    with running(clock=clock, state_path=state, job_seconds=10) as emu:
+        c = _client(emu.openai_base_url, emu.api_key)
+        f = c.files.create(file=train_file, purpose="fine-tune")
+        job_id = c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18",
+                                           training_file=f.id).id
+    clock.advance(10)
+    with running(clock=clock, state_path=state, job_seconds=10) as emu:
+        c = _client(emu.openai_base_url, emu.api_key)
+        job = c.fine_tuning.jobs.retrieve(job_id)
+        assert job.status == "succeeded"
+        assert c.files.content(f.id).content == train_file.read_bytes()
+        # New ids keep counting where the last run stopped.
+        assert c.files.create(file=train_file, purpose="fine-tune").id != f.id
+
+
+def _run_once(train_file: Path) -> list[object]:
+    with running(clock=ManualClock(), job_seconds=10, seed=7) as emu:
+        c = _client(emu.openai_base_url, emu.api_key)
+        f = c.files.create(file=train_file, purpose="fine-tune")
+        job = c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
+        emu.advance(10)
+        return [job.id, c.fine_tuning.jobs.retrieve(job.id).model_dump(),
+                [e.model_dump() for e in c.fine_tuning.jobs.list_events(job.id, limit=100)]]
+
+
+def test_same_seed_same_run(train_file: Path) -> None:
+    assert _run_once(train_file) == _run_once(train_file)
+
+
+def test_random_faults_follow_the_seed() -> None:
+    def statuses(seed: int) -> list[int]:
+        with running(clock=ManualClock(), fault_rate=0.5, seed=seed,
+                     fault_kinds=("rate_limit", "server_error", "unavailable")) as emu:
+            c = _client(emu.openai_base_url, emu.api_key)
+            out = []
+            for _ in range(12):
+                try:
+                    c.fine_tuning.jobs.list()
+                    out.append(200)
+                except openai.APIStatusError as exc:
+                    out.append(exc.status_code)
+            return out
+
+    first = statuses(3)
+    assert first == statuses(3)
+    assert 200 in first
+    assert {429, 500, 503} & set(first)
+
+
+def test_only_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"), running(host="0.0.0.0"):
+        pass
+    with pytest.raises(ValueError, match="fault rate"), running(fault_rate=2.0):
+        pass
+    with pytest.raises(ValueError, match="fail_rate"):
+        EmulatorConfig(fail_rate=-1).check()
+
+
+def test_cli_prints_urls_and_env() -> None:
+    code = "from tuneport.cli import main; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "emulate", "--port", "0", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+    assert info["base_urls"]["openai"].endswith("/openai/v1")
+    assert info["env"]["TOGETHER_BASE_URL"] == info["base_urls"]["together"]
+    assert info["env"]["FIREWORKS_BASE_URL"].endswith("/fireworks")
+
+
+def test_cli_refuses_a_public_host() -> None:
+    code = "from tuneport.cli import main; main()"
+    proc = subprocess.run([sys.executable, "-c", code, "emulate", "--host", "0.0.0.0"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "loopback" in proc.stderr
