@@ -70,6 +70,8 @@ JobRef = Job | str
 DEFAULT_POLL = 5.0
 DEFAULT_MAX_POLL = 60.0
 
+_HOSTED = frozenset({"openai", "together", "fireworks"})
+
 _METHOD_CAPABILITY = {
     "lora": Capability.LORA,
     "full": Capability.FULL,
@@ -464,7 +466,11 @@ class Client:
         name = (provider or self.provider).lower()
         adapter = self.adapter(name)
         _check_method(adapter, method)
-        provider_model, canonical = _resolve_model(name, model)
+        if (provider_options or {}).get("devices") is not None and name in _HOSTED:
+            raise UnsupportedFeatureError(
+                f"devices= is for the local backend; {name} chooses its own hardware."
+            )
+        provider_model, canonical = _resolve_model(name, model, method)
         ds = as_dataset(dataset)
         _validate(ds, name, canonical or provider_model)
         vds = as_dataset(validation) if validation is not None else None
@@ -917,7 +923,7 @@ def _check_method(adapter: Provider, method: str) -> None:
         )
 
 
-def _resolve_model(provider: str, model: str) -> tuple[str, str | None]:
+def _resolve_model(provider: str, model: str, method: str) -> tuple[str, str | None]:
     """(provider's model id, canonical name) from the catalog; warns about wind-downs.
 
     Providers the catalog does not cover (the local backend, plugins) take the name as is.
@@ -932,6 +938,11 @@ def _resolve_model(provider: str, model: str) -> tuple[str, str | None]:
     except UnknownProviderError:
         return model, None
     entry = catalog.resolve_model(provider, model)
+    from tuneport.catalog import method_key
+
+    reason = (getattr(entry, "unsupported", None) or {}).get(method_key(method))
+    if reason:
+        raise UnsupportedFeatureError(f"{provider} / {entry.id}, method {method!r}: {reason}")
     _warn_availability(provider, provider_catalog, entry)
     return str(entry.id), getattr(entry, "canonical", None)
 

@@ -326,3 +326,13 @@ def test_quote_on_openai_says_there_is_no_estimate_api(emu: Emulator) -> None:
     with client_for(emu, "openai") as client, pytest.warns(ProviderAvailabilityWarning), \
             pytest.raises(UnsupportedFeatureError, match="estimate"):
         client.quote(records(), model=MODELS["openai"])
+
+
+def test_devices_is_refused_for_hosted_providers(emu: Emulator) -> None:
+    from tuneport._exceptions import UnsupportedFeatureError
+
+    with client_for(emu, "together") as client, pytest.raises(
+        UnsupportedFeatureError, match="local backend"
+    ):
+        client.fine_tune(records(), model=MODELS["together"], devices=2)
+    assert remote_jobs(client, "together") == []
