@@ -198,8 +198,9 @@ class _Run:
         import torch
 
         cfg = self.config
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
+        threads = cfg.threads or int(os.environ.get("TUNEPORT_LOCAL_THREADS", "0") or 0)
+        if threads:
+            torch.set_num_threads(threads)
         torch.manual_seed(cfg.seed)
         if cfg.device:
             self.device = torch.device(cfg.device)

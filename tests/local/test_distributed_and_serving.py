@@ -1,0 +1,109 @@
+"""Two-process gloo training, the OpenAI-compatible server, and the demo's code path."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openai
+import pytest
+from rich.console import Console
+
+from tuneport._models import Job, JobStatus
+from tuneport.providers.local import LocalModel, LocalProvider
+from tuneport.providers.local.serving import build_app
+from tests.local.local_helpers import log_of, start, wait
+
+
+def test_two_gloo_processes_train_the_same_model(provider: LocalProvider, home: Path,
+                                                 tiny_data: Path, tiny_model_path: Path) -> None:
+    job = start(provider, tiny_data, tiny_model_path, key="ddp",
+                provider_options={"devices": 2, "max_steps": 20, "threads": 1})
+    assert job.hyperparameters["devices"] == 2
+    job = wait(provider, job.id, timeout=180)
+    assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
+    checksums = job.raw["rank_checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+    losses = [p.train_loss for p in provider.metrics(job.id)]
+    assert len(losses) == 20 and losses[-1] < losses[0]
+    assert json.loads((home / "throughput.jsonl").read_text())["n_devices"] == 2
+
+
+@pytest.fixture
+def trained(provider: LocalProvider, home: Path, tiny_data: Path,
+            tiny_model_path: Path) -> Job:
+    job = start(provider, tiny_data, tiny_model_path, key="serve", epochs=3)
+    job = wait(provider, job.id)
+    assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
+    return job
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server_port(trained: Job) -> Iterator[int]:
+    import uvicorn
+
+    port = _free_port()
+    model = LocalModel.from_job(trained.id)
+    server = uvicorn.Server(uvicorn.Config(build_app(model, model_id=trained.id),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield port
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_serve_answers_the_official_openai_client(trained: Job, server_port: int) -> None:
+    endpoint = LocalProvider(port=server_port).endpoint(trained)
+    client = endpoint.openai_client()
+    assert [m.id for m in client.models.list()] == [trained.id, "base"]
+    messages = [{"role": "system", "content": "You are a terse assistant."},
+                {"role": "user", "content": "Say hello to the cow."}]
+    reply = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                           max_tokens=12, temperature=0)
+    answer = reply.choices[0].message.content or ""
+    assert answer.startswith("Hello, ") and answer.endswith("!")  # the trained reply shape
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    base = client.chat.completions.create(model="base", messages=messages,  # type: ignore[arg-type]
+                                          max_tokens=12)
+    assert base.choices[0].message.content != answer
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=messages)  # type: ignore[arg-type]
+    with pytest.raises(openai.BadRequestError):
+        client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                       stream=True)
+
+
+def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_model_path: Path,
+                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("tuneport.dataset")
+    from tuneport.providers.local.demo import run_demo
+
+    monkeypatch.setenv("TUNEPORT_LOCAL_THREADS", "1")
+    out = io.StringIO()
+    heldout = [{"role": "system", "content": "You are a terse assistant."},
+               {"role": "user", "content": "Say hello to the emu."}]
+    result = run_demo(model=str(tiny_model_path), data=tiny_data, epochs=2,
+                      learning_rate=1e-2, heldout=heldout,
+                      console=Console(file=out, width=120, force_terminal=False))
+    text = out.getvalue()
+    assert result["job"].status is JobStatus.SUCCEEDED
+    assert result["tuned_answer"].startswith("Hello,") and result["base_answer"] != \
+        result["tuned_answer"]
+    for expected in ("1. Validate", "2. Cost", "3. Fine-tune", "4. Compare", "5. Use it",
+                     "tuneport serve " + result["job"].id, "--enable-lora"):
+        assert expected in text
