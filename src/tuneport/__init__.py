@@ -60,11 +60,13 @@ from tuneport._models import (
 )
 
 if TYPE_CHECKING:
-    from tuneport._client import AsyncClient, Client
-    from tuneport._config import Settings, load_settings
+    from tuneport._client import AsyncClient, Client, ProviderAvailabilityWarning
+    from tuneport._config import RetryPolicy, Settings, load_settings
     from tuneport.cost import Comparison, CostEstimate, compare
     from tuneport.dataset import Dataset, ValidationReport
-    from tuneport.providers.base import Provider
+    from tuneport.ledger import Ledger
+    from tuneport.providers.base import Provider, ProviderQuote, UnknownStatusWarning
+    from tuneport.providers.registry import available_providers, register_provider
 
 __version__ = "0.1.0"
 
@@ -72,6 +74,8 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "Client": "tuneport._client",
     "AsyncClient": "tuneport._client",
+    "ProviderAvailabilityWarning": "tuneport._client",
+    "RetryPolicy": "tuneport._config",
     "Settings": "tuneport._config",
     "load_settings": "tuneport._config",
     "Dataset": "tuneport.dataset",
@@ -80,6 +84,11 @@ _LAZY: dict[str, str] = {
     "Comparison": "tuneport.cost",
     "compare": "tuneport.cost",
     "Provider": "tuneport.providers.base",
+    "ProviderQuote": "tuneport.providers.base",
+    "UnknownStatusWarning": "tuneport.providers.base",
+    "Ledger": "tuneport.ledger",
+    "available_providers": "tuneport.providers.registry",
+    "register_provider": "tuneport.providers.registry",
 }
 
 __all__ = [
@@ -105,28 +114,35 @@ __all__ = [
     "JobFailedError",
     "JobStatus",
     "JobTimeoutError",
+    "Ledger",
     "LocalBackendError",
     "MetricPoint",
     "MissingCredentialsError",
     "ModelEndpoint",
     "NotFoundError",
     "Provider",
+    "ProviderAvailabilityWarning",
     "ProviderError",
+    "ProviderQuote",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RetryPolicy",
     "ServerError",
     "Settings",
     "TransportError",
     "TuneportError",
     "UnknownModelError",
     "UnknownProviderError",
+    "UnknownStatusWarning",
     "UnsupportedFeatureError",
     "ValidationFailedError",
     "ValidationReport",
     "WandbConfig",
     "__version__",
+    "available_providers",
     "compare",
     "load_settings",
+    "register_provider",
 ]
 
 
