@@ -93,6 +93,9 @@ def tiny_model(
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import AutoModelForCausalLM, LlamaConfig, PreTrainedTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,7 +116,7 @@ def tiny_model(
         show_progress=False,
     )
     bpe.train_from_iterator(corpus, trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=bpe,
         bos_token="<|endoftext|>",
         eos_token="<|im_end|>",
@@ -137,7 +140,7 @@ def tiny_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config)
+    model = AutoModelForCausalLM.from_config(config)  # type: ignore[no-untyped-call]
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.save_pretrained(out)
     (out / "tuneport_tiny.json").write_text(json.dumps({"seed": seed}) + "\n")

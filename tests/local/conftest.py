@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from tuneport.providers.local import LocalProvider  # noqa: E402
-from tuneport.testing import tiny_chat_examples, tiny_model  # noqa: E402
+from tuneport.providers.local import LocalProvider
+from tuneport.testing import tiny_chat_examples, tiny_model
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,8 @@ def test_over_long_examples_are_truncated_or_dropped_and_reported(tokenizer: obj
                           {"role": "assistant", "content": "Hello, cow!"}]}
     records = [(1, short), (2, long)]
     kept, report = prepare_examples(tokenizer, records, max_seq_len=40, over_length="drop")
-    assert len(kept) == 1 and report.dropped == [
+    assert len(kept) == 1
+    assert report.dropped == [
         {"line": 2, "reason": "too_long", "tokens": report.dropped[0]["tokens"]}]
     kept, report = prepare_examples(tokenizer, records, max_seq_len=40, over_length="truncate")
     # Truncation cut off the whole reply: nothing left to train, so it is dropped, reported.

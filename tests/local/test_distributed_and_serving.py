@@ -13,11 +13,11 @@ from pathlib import Path
 import openai
 import pytest
 from rich.console import Console
+from tests.local.local_helpers import log_of, start, wait
 
 from tuneport._models import Job, JobStatus
 from tuneport.providers.local import LocalModel, LocalProvider
 from tuneport.providers.local.serving import build_app
-from tests.local.local_helpers import log_of, start, wait
 
 
 def test_two_gloo_processes_train_the_same_model(provider: LocalProvider, home: Path,
@@ -28,9 +28,11 @@ def test_two_gloo_processes_train_the_same_model(provider: LocalProvider, home: 
     job = wait(provider, job.id, timeout=180)
     assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
     checksums = job.raw["rank_checksums"]
-    assert len(checksums) == 2 and checksums[0] == checksums[1]
+    assert len(checksums) == 2
+    assert checksums[0] == checksums[1]
     losses = [p.train_loss for p in provider.metrics(job.id)]
-    assert len(losses) == 20 and losses[-1] < losses[0]
+    assert len(losses) == 20
+    assert losses[-1] < losses[0]
     assert json.loads((home / "throughput.jsonl").read_text())["n_devices"] == 2
 
 
@@ -76,8 +78,10 @@ def test_serve_answers_the_official_openai_client(trained: Job, server_port: int
     reply = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
                                            max_tokens=12, temperature=0)
     answer = reply.choices[0].message.content or ""
-    assert answer.startswith("Hello, ") and answer.endswith("!")  # the trained reply shape
-    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    assert answer.startswith("Hello, ")
+    assert answer.endswith("!")
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens > 0
     base = client.chat.completions.create(model="base", messages=messages,  # type: ignore[arg-type]
                                           max_tokens=12)
     assert base.choices[0].message.content != answer
@@ -89,7 +93,7 @@ def test_serve_answers_the_official_openai_client(trained: Job, server_port: int
 
 
 def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_model_path: Path,
-                                            tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tuneport.dataset")
     from tuneport.providers.local.demo import run_demo
 
@@ -102,7 +106,8 @@ def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_mo
                       console=Console(file=out, width=120, force_terminal=False))
     text = out.getvalue()
     assert result["job"].status is JobStatus.SUCCEEDED
-    assert result["tuned_answer"].startswith("Hello,") and result["base_answer"] != \
+    assert result["tuned_answer"].startswith("Hello,")
+    assert result["base_answer"] != \
         result["tuned_answer"]
     for expected in ("1. Validate", "2. Cost", "3. Fine-tune", "4. Compare", "5. Use it",
                      "tuneport serve " + result["job"].id, "--enable-lora"):

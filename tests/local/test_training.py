@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
+from tests.local.local_helpers import log_of, start, wait
 
 from tuneport._exceptions import NotFoundError
 from tuneport._models import JobStatus, WandbConfig
 from tuneport.providers.local import LocalProvider
-
-from tests.local.local_helpers import log_of, start, wait
 
 
 def test_lora_run_succeeds_with_falling_loss(provider: LocalProvider, home: Path,
@@ -23,33 +22,42 @@ def test_lora_run_succeeds_with_falling_loss(provider: LocalProvider, home: Path
     assert job.status in (JobStatus.QUEUED, JobStatus.RUNNING)  # returned at once
     job = wait(provider, job.id)
     assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
-    assert job.trained_tokens and job.trained_tokens > 1000
-    assert job.actual_cost_usd is not None and job.progress == 1.0
+    assert job.trained_tokens
+    assert job.trained_tokens > 1000
+    assert job.actual_cost_usd is not None
+    assert job.progress == 1.0
 
     points = provider.metrics(job.id)
     losses = [p.train_loss for p in points if p.train_loss is not None]
     assert len(losses) == 46  # 180 train examples / 8 per step = 23 steps x 2 epochs
     assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
     evals = [p.eval_loss for p in points if p.eval_loss is not None]
-    assert len(evals) >= 2 and evals[-1] < evals[0]
+    assert len(evals) >= 2
+    assert evals[-1] < evals[0]
     assert all(p.tokens_per_second and p.learning_rate is not None for p in points)
 
     adapter = Path(job.fine_tuned_model or "")
     assert (adapter / "adapter_model.safetensors").is_file()
     report = next(e for e in provider.events(job.id) if e.type == "data_report")
-    assert report.data["n_train"] == 180 and report.data["n_validation"] == 20
+    assert report.data["n_train"] == 180
+    assert report.data["n_validation"] == 20
 
     record = json.loads((home / "throughput.jsonl").read_text().splitlines()[-1])
-    assert record["job_id"] == job.id and record["device"] == "cpu"
-    assert record["trained_tokens"] == job.trained_tokens and record["tokens_per_second"] > 0
+    assert record["job_id"] == job.id
+    assert record["device"] == "cpu"
+    assert record["trained_tokens"] == job.trained_tokens
+    assert record["tokens_per_second"] > 0
 
     # Idempotency: the key is found again; the endpoint says how to call the adapter.
     found = provider.find_job("lora-1")
-    assert found is not None and found.id == job.id
+    assert found is not None
+    assert found.id == job.id
     assert provider.find_job("other") is None
     endpoint = provider.endpoint(job)
-    assert endpoint.kind == "local" and endpoint.adapter_path == adapter
-    assert endpoint.base_model == str(tiny_model_path) and endpoint.model == job.id
+    assert endpoint.kind == "local"
+    assert endpoint.adapter_path == adapter
+    assert endpoint.base_model == str(tiny_model_path)
+    assert endpoint.model == job.id
     assert [j.id for j in provider.list_jobs()] == [job.id]
     events_after = provider.events(job.id, after=provider.events(job.id)[-2].id)
     assert len(events_after) == 1
@@ -84,7 +92,8 @@ def test_sigterm_checkpoint_and_resume_gives_the_same_model(
     wait(provider, job.id, until=lambda j: (j.raw.get("step") or 0) >= 9)
     os.killpg(int(job.raw["launcher_pid"]), signal.SIGTERM)  # pre-emption, not cancel
     job = wait(provider, job.id)
-    assert job.status is JobStatus.PAUSED and job.provider_status == "interrupted"
+    assert job.status is JobStatus.PAUSED
+    assert job.provider_status == "interrupted"
     stopped_at = job.raw["step"]
     assert 9 <= stopped_at < 24
     assert provider.checkpoints(job.id)[-1].step == stopped_at
@@ -123,8 +132,10 @@ def test_cancel_stops_cleanly_and_a_crash_is_reported(
     wait(provider, crash.id, until=lambda j: (j.raw.get("step") or 0) >= 3)
     os.killpg(int(crash.raw["launcher_pid"]), signal.SIGKILL)
     crashed = wait(provider, crash.id)
-    assert crashed.status is JobStatus.FAILED and crashed.provider_status == "crashed"
-    assert crashed.error is not None and "resume" in crashed.error.message
+    assert crashed.status is JobStatus.FAILED
+    assert crashed.provider_status == "crashed"
+    assert crashed.error is not None
+    assert "resume" in crashed.error.message
     assert provider.checkpoints(crash.id)
     provider.cancel_job(crash.id)
 

@@ -22,7 +22,7 @@ app = typer.Typer(
 )
 
 # Modules under tuneport.cli that define ``register(app)``.
-_COMMAND_MODULES: tuple[str, ...] = ("cost", "emulate", "jobs", "validate")
+_COMMAND_MODULES: tuple[str, ...] = ("cost", "emulate", "jobs", "local", "validate")
 
 
 def _register_all() -> None:

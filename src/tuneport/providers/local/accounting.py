@@ -13,6 +13,7 @@ excludes loading, evaluation and checkpointing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tomllib
@@ -85,10 +86,8 @@ def _cheapest_price(entry: dict[str, Any]) -> Decimal | None:
             for v in value:
                 walk(v, key)
         elif isinstance(value, int | float | str) and "usd" in key and "hour" in key:
-            try:
+            with contextlib.suppress(ArithmeticError):
                 found.append(Decimal(str(value)))
-            except ArithmeticError:
-                pass
 
     walk(entry)
     return min(found) if found else None

@@ -116,7 +116,8 @@ def config_from_spec(
     }
     if spec.lora_rank is not None:
         values["lora_rank"] = spec.lora_rank
-        values["lora_alpha"] = spec.lora_alpha if spec.lora_alpha is not None else 2 * spec.lora_rank
+        alpha = spec.lora_alpha if spec.lora_alpha is not None else 2 * spec.lora_rank
+        values["lora_alpha"] = alpha
     elif spec.lora_alpha is not None:
         values["lora_alpha"] = spec.lora_alpha
     if spec.lora_dropout is not None:

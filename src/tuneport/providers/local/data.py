@@ -74,20 +74,19 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """Read a JSONL file into ``(line number, object)`` pairs, skipping blank lines."""
     records: list[tuple[int, dict[str, Any]]] = []
     try:
-        handle = Path(path).open(encoding="utf-8")
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise DatasetError(f"Cannot read training file {path}: {exc}") from exc
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from exc
-            if not isinstance(obj, dict):
-                raise DatasetError(f"{path}, line {number}: expected a JSON object.")
-            records.append((number, obj))
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from exc
+        if not isinstance(obj, dict):
+            raise DatasetError(f"{path}, line {number}: expected a JSON object.")
+        records.append((number, obj))
     return records
 
 

@@ -102,14 +102,14 @@ def _packed_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value
                       scaling: float | None = None, **kwargs: Any) -> tuple[torch.Tensor, None]:
     """Causal attention computed per example of a packed row (shapes: (B, H, T, D))."""
     import torch
-    import torch.nn.functional as F
+    from torch.nn import functional
 
     seq_lens: list[int] | None = kwargs.get(SEQ_LENS_KWARG)
     if seq_lens is None:
         # Not a packed call (e.g. generation): plain SDPA with the usual mask.
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-        return sdpa_attention_forward(module, query, key, value, attention_mask,  # type: ignore[no-any-return]
+        return sdpa_attention_forward(module, query, key, value, attention_mask,
                                       dropout=dropout, scaling=scaling, **kwargs)
     gqa = query.shape[1] != key.shape[1]
     drop = dropout if module.training else 0.0
@@ -117,7 +117,7 @@ def _packed_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value
     start = 0
     for length in seq_lens:
         end = start + length
-        pieces.append(F.scaled_dot_product_attention(
+        pieces.append(functional.scaled_dot_product_attention(
             query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
             is_causal=True, dropout_p=drop, scale=scaling, enable_gqa=gqa,
         ))
@@ -145,7 +145,7 @@ def causal_lm_of(model: Any) -> Any:
 def packed_loss(model: Any, batch: PackedBatch) -> torch.Tensor:
     """Sum of the cross-entropy over the batch's trained tokens (divide by the step's count)."""
     import torch
-    import torch.nn.functional as F
+    from torch.nn import functional
 
     causal_lm = causal_lm_of(model)
     device = next(causal_lm.parameters()).device
@@ -158,10 +158,13 @@ def packed_loss(model: Any, batch: PackedBatch) -> torch.Tensor:
     )
     hidden = outputs.last_hidden_state[0]
     if batch.n_trained == 0:
-        return hidden.sum() * 0.0
+        zero: torch.Tensor = hidden.sum() * 0.0
+        return zero
     selected = hidden.index_select(0, batch.pred_positions.to(device))
     logits = causal_lm.get_output_embeddings()(selected).float()
     softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap
-    return F.cross_entropy(logits, batch.targets.to(device), reduction="sum")
+    loss: torch.Tensor = functional.cross_entropy(logits, batch.targets.to(device),
+                                                  reduction="sum")
+    return loss

@@ -7,6 +7,7 @@ directory, so jobs survive the Python process that created them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -345,11 +346,9 @@ class LocalProvider(Provider):
             return self.get_job(job_id)
         rd.cancel_path.touch()
         pid = status.get("launcher_pid")
-        if _pid_alive(pid):
-            try:
+        if pid is not None and _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(int(pid), signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
         else:
             rd.update_status(status="cancelled", finished_at=utcnow().isoformat())
             rd.append_event("Cancelled", type="status")
@@ -432,7 +431,7 @@ class LocalProvider(Provider):
         config = rd.read_config()
         status = rd.read_status()
         served = _read_serve_info(rd)
-        port = int(served.get("port") or self.port)
+        port = int(served["port"]) if served.get("port") else self.port
         serving = _pid_alive(served.get("pid"))
         succeeded = status.get("status") == "succeeded"
         adapter = rd.adapter_dir if config.get("method") != "full" else None

@@ -146,7 +146,7 @@ class LocalModel:
         if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
             eos.add(im_end)
         sample = temperature > 0
-        config = GenerationConfig(
+        config = GenerationConfig(  # type: ignore[no-untyped-call]
             max_new_tokens=max_tokens, do_sample=sample,
             temperature=temperature if sample else None, top_p=top_p if sample else None,
             top_k=None, eos_token_id=sorted(e for e in eos if e is not None),
@@ -214,8 +214,7 @@ def build_app(model: LocalModel, *, model_id: str, base_model: str | None = None
         try:
             result = await run_in_threadpool(
                 model.chat, body["messages"], max_tokens=int(max_tokens),
-                temperature=float(body.get("temperature") if body.get("temperature")
-                                  is not None else 0.0),
+                temperature=float(body.get("temperature") or 0.0),
                 top_p=float(body.get("top_p") or 1.0), stop=stop_list,
                 use_adapter=requested != BASE_MODEL_ID, seed=body.get("seed"))
         except (TypeError, ValueError, KeyError) as exc:

@@ -122,7 +122,7 @@ class _Dist:
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
-    warmup = int(round(config.warmup_ratio * total_steps))
+    warmup = round(config.warmup_ratio * total_steps)
 
     def factor(step: int) -> float:
         if warmup and step < warmup:
@@ -252,9 +252,9 @@ class _Run:
         import torch
         from transformers import BitsAndBytesConfig
 
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                  bnb_4bit_use_double_quant=True,
-                                  bnb_4bit_compute_dtype=torch.bfloat16)
+        return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16)
 
     def _load_data(self) -> None:
         cfg = self.config
@@ -295,7 +295,8 @@ class _Run:
         if cfg.method == "qlora":
             from peft import prepare_model_for_kbit_training
 
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=use_gc)
+            model = prepare_model_for_kbit_training(  # type: ignore[no-untyped-call]
+                model, use_gradient_checkpointing=use_gc)
         else:
             model.to(self.device)
             if use_gc:
@@ -592,7 +593,7 @@ def run_training(run_dir: Path, *, resume: bool = False) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     rd = RunDir(run_dir)
     run: _Run | None = None
     try:
