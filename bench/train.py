@@ -27,8 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-WORDS = ("the account note sync device setting export folder share reminder tag search "
-         "password theme photo checklist trash restore subscription offline pin lock").split()
+WORDS = (
+    "the", "account", "note", "sync", "device", "setting", "export", "folder", "share",
+    "reminder", "tag", "search", "password", "theme", "photo", "checklist", "trash", "restore",
+    "subscription", "offline", "pin", "lock",
+)
 SYSTEM = "You are a helpful support assistant for a note-taking app. Answer clearly."
 
 
