@@ -39,3 +39,18 @@ def test_every_code_is_documented() -> None:
     doc = (Path(__file__).parents[2] / "docs" / "validation-codes.md").read_text()
     for code in CODES:
         assert f"`{code}`" in doc, code
+
+
+DATA = Path(__file__).parents[2] / "examples" / "data"
+
+
+@pytest.mark.parametrize(("name", "fmt", "ok_targets"), [
+    ("chat_small.jsonl", "chat", {"openai", "together", "fireworks", "local"}),
+    ("prompt_completion.jsonl", "completion", {"together", "fireworks", "local"}),
+    ("preference.jsonl", "preference", {"openai", "together", "fireworks"}),
+    ("bad.jsonl", "mixed", set()),
+])
+def test_sample_datasets(name: str, fmt: str, ok_targets: set[str]) -> None:
+    report = Dataset.from_jsonl(DATA / name).validate()
+    assert report.format == fmt
+    assert {t for t in report.targets if report.ok_for(t)} == ok_targets
