@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -53,19 +54,30 @@ def gpu_hourly_usd(gpu_name: str) -> Decimal | None:
             with candidate.open("rb") as fh:
                 tables.append(tomllib.load(fh))
             break
-    wanted = _normalize(gpu_name)
+    wanted = _tokens(gpu_name)
+    # A catalog name matches when its words appear together in the device name; the
+    # longest match wins, and "NVIDIA L40S" is never priced as an "L4".
+    best: tuple[int, Decimal] | None = None
     for table in tables:
         for key, entry in _iter_gpu_entries(table):
-            names = [key, *(entry.get("aliases") or []), str(entry.get("name", ""))]
-            if any(_normalize(n) and _normalize(n) in wanted for n in names):
-                price = _cheapest_price(entry)
-                if price is not None:
-                    return price
-    return None
+            price = _cheapest_price(entry)
+            if price is None:
+                continue
+            for name in [key, *(entry.get("aliases") or []), str(entry.get("name", ""))]:
+                words = _tokens(name)
+                size = len("".join(words))
+                if words and _contains(wanted, words) and (best is None or size > best[0]):
+                    best = (size, price)
+    return best[1] if best else None
 
 
-def _normalize(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+def _tokens(name: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", name.lower()) if w]
+
+
+def _contains(haystack: list[str], needle: list[str]) -> bool:
+    return any(haystack[i: i + len(needle)] == needle
+               for i in range(len(haystack) - len(needle) + 1))
 
 
 def _iter_gpu_entries(table: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
