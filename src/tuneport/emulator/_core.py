@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from tuneport.emulator._clock import Clock, SystemClock
 from tuneport.emulator._faults import FAULT_KINDS, FaultPlan
-from tuneport.emulator._prices import default_price_per_million
+from tuneport.emulator._prices import catalog_price_per_million
 from tuneport.emulator._store import Store
 
 __all__ = ["ApiError", "EmulatorConfig", "EmulatorState", "Handler", "make_route"]
@@ -46,7 +46,8 @@ class EmulatorConfig:
         retry_after: seconds a 429 asks the client to wait (``Retry-After``).
         timeout_seconds: how late a ``timeout`` fault answers.
         state_path: a SQLite file that keeps state across restarts (``None``: memory only).
-        price_per_million: ``(provider, model, method) -> USD`` per 1M trained tokens.
+        price_per_million: ``(provider, model, method) -> USD`` per 1M trained tokens;
+            default: tuneport's catalog prices (overrides in ``TUNEPORT_CATALOG_DIR`` count).
     """
 
     host: str = "127.0.0.1"
@@ -62,7 +63,7 @@ class EmulatorConfig:
     retry_after: float = 1.0
     timeout_seconds: float = 30.0
     state_path: Path | None = None
-    price_per_million: Callable[[str, str, str], float] = default_price_per_million
+    price_per_million: Callable[[str, str, str], float] = catalog_price_per_million
 
     def check(self) -> None:
         """Raise ``ValueError`` with what to change when a setting is unusable."""

@@ -1,52 +1,76 @@
-"""Training prices the emulator bills jobs at, USD per 1M trained tokens.
+"""Training prices the emulator bills jobs at, USD per 1M trained tokens, from the catalog.
 
-Dated figures from the providers' price pages (see ``shared/reference/providers.md``
-§1.9, §2.7, §3.5). A caller can pass its own lookup (for instance one backed by
-tuneport's catalog) through ``EmulatorConfig.price_per_million``.
+The prices are tuneport's catalog data (``providers/*.toml`` merged with the user's
+``TUNEPORT_CATALOG_DIR`` overrides), so an emulated job costs what tuneport's estimates say
+it costs. Only the catalog's data is read: no adapter, dataset or renderer code. A caller can
+pass its own lookup through ``EmulatorConfig.price_per_million``.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["AS_OF", "default_price_per_million"]
+from tuneport.catalog import PriceTier, load_catalog, method_key
 
-AS_OF = "2026-10-08"
+__all__ = ["catalog_price_per_million"]
 
-_OPENAI = {
-    "gpt-4.1-2025-04-14": 25.0,
-    "gpt-4.1-mini-2025-04-14": 5.0,
-    "gpt-4.1-nano-2025-04-14": 1.5,
-    "gpt-4o-2024-08-06": 25.0,
-    "gpt-4o-mini-2024-07-18": 3.0,
-    "gpt-3.5-turbo": 8.0,
-}
-# (max billions of params, lora sft, full sft, lora dpo, full dpo)
-_TOGETHER = ((16, 0.48, 0.54, 1.20, 1.35), (69, 1.50, 1.65, 3.75, 4.12),
-             (1e9, 2.90, 3.20, 7.25, 8.00))
-_FIREWORKS = ((16, 0.50, 1.00, 1.00, 2.00), (80, 3.00, 6.00, 6.00, 12.00),
-              (300, 6.00, 12.00, 12.00, 24.00), (1e9, 10.00, 20.00, 20.00, 40.00))
+# "8b", "70B", "3p2b" (Fireworks writes 3.2 as 3p2), "1.5b" in a model id.
 _SIZE = re.compile(r"(\d+(?:[.p]\d+)?)b", re.IGNORECASE)
 
 
-def _billions(model: str) -> float:
-    sizes = [float(m.replace("p", ".")) for m in _SIZE.findall(model)]
-    return max(sizes) if sizes else 8.0
+def _billions(model: str) -> float | None:
+    sizes = [float(m.replace("p", ".")) for m in _SIZE.findall(model.rsplit("/", 1)[-1])]
+    return max(sizes) if sizes else None
 
 
-def default_price_per_million(provider: str, model: str, method: str) -> float:
-    """The price per 1M trained tokens for ``model`` trained with ``method``.
+def _tier(tiers: tuple[PriceTier, ...], size: float | None) -> PriceTier | None:
+    # Tiers go by total parameters, smallest first; a tier without an upper bound takes the
+    # rest. A size beyond every tier gets the largest; an unknown size the smallest.
+    ordered = sorted(tiers, key=lambda t: float("inf") if t.max_params_b is None
+                     else t.max_params_b)
+    if not ordered:
+        return None
+    if size is None:
+        return ordered[0]
+    for tier in ordered:
+        if tier.max_params_b is None or size <= tier.max_params_b:
+            return tier
+    return ordered[-1]
+
+
+def catalog_price_per_million(provider: str, model: str, method: str) -> float:
+    """The catalog's price per 1M trained tokens for ``model`` trained with ``method``.
+
+    A model the catalog lists gets its own price; one it does not (or a method the entry
+    lacks) gets the provider's size-tier price for the size in its id (``...-8B-...``).
 
     Args:
         provider: ``openai``, ``together`` or ``fireworks``.
-        model: the provider's own model id.
+        model: the provider's own model id (or any name the catalog resolves).
         method: ``lora``, ``full``, ``dpo-lora`` or ``dpo-full``.
+
+    Returns:
+        USD per 1M tokens; 0.0 when the catalog has no price for it at all (the job then
+        reports no charge rather than failing).
+
+    Raises:
+        CatalogError: the catalog (or an override file) is malformed.
     """
-    if provider == "openai":
-        # OpenAI bills DPO at the same per-token rate as supervised training.
-        return next((p for name, p in _OPENAI.items() if model.startswith(name)), 3.0)
-    table = _TOGETHER if provider == "together" else _FIREWORKS
+    from tuneport._exceptions import UnknownModelError
+
+    key = method_key(method)
+    catalog = load_catalog()
+    pc = catalog.provider(provider)
     size = _billions(model)
-    row = next(r for r in table if size <= r[0])
-    column = {"lora": 1, "full": 2, "dpo-lora": 3, "dpo-full": 4}.get(method, 1)
-    return float(row[column])
+    try:
+        entry = catalog.resolve_model(provider, model)
+    except UnknownModelError:
+        pass
+    else:
+        if key in entry.methods:
+            return float(entry.methods[key].usd_per_1m)
+        size = entry.params_b if entry.params_b is not None else size
+    tier = _tier(pc.tiers, size)
+    if tier is not None and key in tier.prices:
+        return float(tier.prices[key])
+    return 0.0
