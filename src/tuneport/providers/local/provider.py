@@ -274,7 +274,9 @@ class LocalProvider(Provider):
     def _raw_status(self, rd: RunDir) -> tuple[str, dict[str, Any]]:
         status = rd.read_status()
         raw = str(status.get("status", "queued"))
-        if raw in _ACTIVE and not _pid_alive(status.get("launcher_pid")):
+        pid = status.get("launcher_pid")
+        # No pid yet: the trainer is being launched right now (create_job / resume_job).
+        if raw in _ACTIVE and pid is not None and not _pid_alive(pid):
             # The process is gone but never wrote a final status: killed or crashed.
             raw = "cancelled" if rd.cancel_path.exists() else "crashed"
         elif raw in ("queued", "running") and rd.cancel_path.exists():
@@ -367,7 +369,7 @@ class LocalProvider(Provider):
         if raw in _ACTIVE and _pid_alive(status.get("launcher_pid")):
             return self.get_job(job_id)  # still running: nothing to resume
         rd.cancel_path.unlink(missing_ok=True)
-        rd.update_status(status="queued", error=None, finished_at=None)
+        rd.update_status(status="queued", error=None, finished_at=None, launcher_pid=None)
         checkpoints = rd.checkpoint_dirs()
         where = checkpoints[-1].name if checkpoints else "the start (no checkpoint yet)"
         rd.append_event(f"Resuming from {where}", type="status")
