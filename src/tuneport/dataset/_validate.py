@@ -9,6 +9,7 @@ definitions) are counted once. At most two chunks are held, whatever the file si
 from __future__ import annotations
 
 import json
+import os
 from array import array
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from tuneport.dataset._tokens import ApproxCounter, Counter, ExactCounter, count
 __all__ = ["resolve_rules", "run"]
 
 CHUNK_EXAMPLES = 2048
+TOKENIZER_THREADS = max(1, min(4, os.cpu_count() or 1))
 CACHE_MAX_ENTRIES = 50_000
 CACHE_MAX_CHARS = 256  # long strings rarely repeat; caching them would cost memory
 
@@ -104,7 +106,7 @@ class _ExactGroup:
         self.cache: dict[str, int] = {}
 
     def submit(self, pool: ThreadPoolExecutor,
-               texts: list[str]) -> tuple[list[int], list[str], Future[list[int]]]:
+               texts: list[str]) -> tuple[list[int], list[str], list[Future[list[int]]]]:
         cache = self.cache
         slots: list[int] = []
         uniq: dict[str, int] = {}
@@ -118,9 +120,15 @@ class _ExactGroup:
             else:
                 slots.append(n)
         todo = list(uniq)
-        return slots, todo, pool.submit(self.counter.lengths, todo)
+        # Split across the workers: the tokenizers release the GIL, so parts run in parallel.
+        step = -(-len(todo) // TOKENIZER_THREADS) or 1
+        parts = [pool.submit(self.counter.lengths, todo[i:i + step])
+                 for i in range(0, len(todo), step)]
+        return slots, todo, parts
 
-    def resolve(self, slots: list[int], todo: list[str], lens: list[int]) -> list[int]:
+    def resolve(self, slots: list[int], todo: list[str],
+                parts: list[Future[list[int]]]) -> list[int]:
+        lens = [n for part in parts for n in part.result()]
         cache = self.cache
         if len(cache) < CACHE_MAX_ENTRIES:
             for t, n in zip(todo, lens, strict=True):
@@ -161,7 +169,8 @@ class _Engine:
                         group = by_label[counter.label] = _ExactGroup(counter, [])
                         self.groups.append(group)
                     group.tallies.append(tally)
-        self.pool = ThreadPoolExecutor(max_workers=1) if self.groups else None
+        self.pool = (ThreadPoolExecutor(max_workers=TOKENIZER_THREADS, thread_name_prefix="tokens")
+                     if self.groups else None)
         self.chunk = self._new_chunk()
         self.pending: tuple[_Chunk, list[Any]] | None = None
 
@@ -206,9 +215,9 @@ class _Engine:
         if not chunk.lines:
             return
         texts = chunk.texts
-        for g, fixed, (slots, todo, fut) in zip(self.groups, chunk.fixed, submitted,
-                                                 strict=True):
-            lens = g.resolve(slots, todo, fut.result())
+        for g, fixed, (slots, todo, parts) in zip(self.groups, chunk.fixed, submitted,
+                                                   strict=True):
+            lens = g.resolve(slots, todo, parts)
             start = 0
             for line, end, base in zip(chunk.lines, chunk.ends, fixed, strict=True):
                 n = base + sum(lens[start:end])
@@ -220,17 +229,15 @@ class _Engine:
             start = 0
             for line, end, base in zip(chunk.lines, chunk.ends, chunk.approx_fixed,
                                        strict=True):
-                ascii_chars = other = 0.0
-                for t in texts[start:end]:
-                    c = len(t)
-                    if t.isascii():
-                        ascii_chars += c
-                    else:
-                        # Non-ASCII characters take 2-4 UTF-8 bytes: ~1.5 extra bytes each.
-                        k = min(c, (len(t.encode("utf-8", "surrogatepass")) - c) / 1.5)
-                        ascii_chars += c - k
-                        other += k
+                whole = "".join(texts[start:end])
                 start = end
+                c = len(whole)
+                if whole.isascii():
+                    ascii_chars, other = float(c), 0.0
+                else:
+                    # Non-ASCII characters take 2-4 UTF-8 bytes: ~1.5 extra bytes each.
+                    other = min(c, (len(whole.encode("utf-8", "surrogatepass")) - c) / 1.5)
+                    ascii_chars = c - other
                 low, mid, high = estimate(ascii_chars, other)
                 for tally in self.approx:
                     self._record(tally, line, base + mid, base + low, base + high)
