@@ -336,3 +336,28 @@ def test_devices_is_refused_for_hosted_providers(emu: Emulator) -> None:
     ):
         client.fine_tune(records(), model=MODELS["together"], devices=2)
     assert remote_jobs(client, "together") == []
+
+
+def test_openai_wind_down_403_raises_unavailable_and_leaves_no_submission(
+    emu: Emulator,
+) -> None:
+    from tuneport._exceptions import ProviderUnavailableError
+
+    emu.openai_fine_tuning_closed = True
+    with client_for(emu, "openai") as client:
+        with windown("openai"), pytest.raises(ProviderUnavailableError, match="2027-01-06"):
+            client.fine_tune(records(), model=MODELS["openai"])
+        # Refused for certain: sent once (never retried), no job, no half-submitted record.
+        creates = [x.status for x in emu.exchanges
+                   if x.method == "POST" and x.path.endswith(CREATE_PATH["openai"])]
+        assert creates == [403]
+        assert client.ledger.submissions("openai") == []
+        assert client.jobs("openai") == []
+        assert remote_jobs(client, "openai") == []
+        # Once creation is open again the same submission goes through, as a fresh job.
+        emu.openai_fine_tuning_closed = False
+        with windown("openai"):
+            job = client.fine_tune(records(), model=MODELS["openai"])
+        assert remote_jobs(client, "openai") == [job.id]
+        (sub,) = client.ledger.submissions("openai")
+        assert sub.job_id == job.id

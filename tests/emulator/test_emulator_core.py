@@ -94,6 +94,25 @@ def test_cli_prints_urls_and_env() -> None:
     assert info["env"]["FIREWORKS_BASE_URL"].endswith("/fireworks")
 
 
+def test_cli_can_close_openai_fine_tuning() -> None:
+    code = "from tuneport.cli import main; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "emulate", "--port", "0", "--json",
+                             "--openai-fine-tuning-closed"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        # Retries cover the moment between the printed URLs and the server listening;
+        # a 403 itself is never retried.
+        c = openai.OpenAI(base_url=info["base_urls"]["openai"],
+                          api_key=info["env"]["OPENAI_API_KEY"], max_retries=4)
+        with pytest.raises(openai.PermissionDeniedError, match="fine-tuning"):
+            c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file="file-x")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
 def test_cli_refuses_a_public_host() -> None:
     code = "from tuneport.cli import main; main()"
     proc = subprocess.run([sys.executable, "-c", code, "emulate", "--host", "0.0.0.0"],

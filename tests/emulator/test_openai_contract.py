@@ -241,3 +241,39 @@ def test_dropped_connection_after_create_leaves_a_job(emu: Emulator, train_file:
                                   metadata={"key": "once"})
     # The job exists although the client never saw the answer: adopt, don't re-create.
     assert len(c.fine_tuning.jobs.list(metadata={"key": "once"}).data) == 1
+
+
+def test_fine_tuning_closed_is_a_permission_denied(emu: Emulator, train_file: Path) -> None:
+    import httpx2
+    import jsonschema
+
+    from . import spec_validator
+
+    c = client(emu)
+    f = c.files.create(file=train_file, purpose="fine-tune")
+    emu.openai_fine_tuning_closed = True
+    with pytest.raises(openai.PermissionDeniedError) as exc:
+        c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
+    assert exc.value.status_code == 403
+    assert exc.value.code == "permission_denied"
+    assert exc.value.type == "invalid_request_error"
+    assert exc.value.param is None
+    assert "fine-tuning" in exc.value.message
+    body = exc.value.response.json()
+    if spec_validator.SPECS.is_dir():  # OpenAI's generic error body
+        spec = spec_validator._spec("openai")
+        jsonschema.validate(body, {"$ref": "#/components/schemas/ErrorResponse",
+                                   "components": spec["components"]},
+                            cls=jsonschema.Draft202012Validator)
+    # Files, reads and chat still work; nothing was created.
+    assert c.files.retrieve(f.id).id == f.id
+    assert c.fine_tuning.jobs.list().data == []
+    # The HTTP control opens (and closes) job creation for an emulator in another process.
+    control = emu.url + "/_emulator/openai/fine-tuning"
+    assert httpx2.post(control, json={"closed": False}).json() == {"closed": False}
+    assert c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id).id
+    assert httpx2.post(control, json={"closed": True}).json() == {"closed": True}
+    assert emu.openai_fine_tuning_closed
+    with pytest.raises(openai.PermissionDeniedError):
+        c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
+    assert httpx2.post(control, json={"closed": "yes"}).status_code == 400

@@ -62,21 +62,29 @@ def test_unsupported_settings_name_provider_and_parameter(
     assert "openai" in str(info.value)
 
 
-def test_permission_denied_on_create_explains_the_wind_down(offline: OpenAIProvider) -> None:
-    import httpx2
+def test_permission_denied_on_create_explains_the_wind_down(
+    emulator: Any, tmp_path: Path
+) -> None:
     import openai
 
-    request = httpx2.Request("POST", "http://127.0.0.1:9/v1/fine_tuning/jobs")
-    response = httpx2.Response(403, request=request)
-    body = {"error": {"message": "permission denied", "type": "invalid_request_error"}}
-    exc = openai.PermissionDeniedError("permission denied", response=response, body=body)
-    with pytest.raises(ProviderUnavailableError, match="2027-01-06") as info, \
-            offline._errors("creating the fine-tuning job", creating=True):
-        raise exc
-    assert info.value.__cause__ is exc
-    # Elsewhere a 403 stays an authentication problem.
-    with pytest.raises(AuthenticationError), offline._errors("reading job x"):
-        raise exc
+    provider = make_provider("openai", emulator)
+    assert isinstance(provider, OpenAIProvider)
+    remote = provider.upload(write_dataset(tmp_path, "openai"))
+    # The emulator answers the create with the 403 a closed organisation gets.
+    emulator.openai_fine_tuning_closed = True
+    with pytest.raises(ProviderUnavailableError, match="2027-01-06") as info:
+        provider.create_job(remote, spec_for("openai"), "idem-closed")
+    assert info.value.status_code == 403
+    assert info.value.code == "permission_denied"
+    assert "winding down" in str(info.value)
+    real = info.value.__cause__
+    assert isinstance(real, openai.PermissionDeniedError)
+    assert [x.status for x in emulator.exchanges if x.route == "/fine_tuning/jobs"
+            and x.method == "POST"] == [403]
+    assert list(provider.list_jobs()) == []
+    # Elsewhere the same 403 stays an authentication problem.
+    with pytest.raises(AuthenticationError), provider._errors("reading job x"):
+        raise real
 
 
 def test_missing_key_names_the_variable() -> None:

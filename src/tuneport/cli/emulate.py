@@ -24,6 +24,10 @@ def emulate(
     state: Path | None = typer.Option(None, "--state",
                                       help="SQLite file that keeps jobs across restarts."),
     api_key: str | None = typer.Option(None, "--api-key", help="The key clients must send."),
+    openai_fine_tuning_closed: bool = typer.Option(
+        False, "--openai-fine-tuning-closed",
+        help="OpenAI refuses new fine-tuning jobs with 403 permission denied, as after the "
+             "self-serve wind-down."),
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the base URLs and env vars as one JSON object."),
 ) -> None:
@@ -37,7 +41,8 @@ def emulate(
         raise typer.Exit(2) from exc
     config = EmulatorConfig(host=host, port=port, job_seconds=job_seconds, fail_rate=fail_rate,
                             fault_rate=fault_rate, seed=seed, state_path=state,
-                            api_key=api_key or DEFAULT_API_KEY)
+                            api_key=api_key or DEFAULT_API_KEY,
+                            openai_fine_tuning_closed=openai_fine_tuning_closed)
     try:
         config.check()
     except ValueError as exc:

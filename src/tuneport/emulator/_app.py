@@ -39,9 +39,19 @@ def _control_routes(state: EmulatorState) -> list[Route]:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"scheduled": True})
 
+    async def openai_fine_tuning(request: Request) -> JSONResponse:
+        body = await request.json() if await request.body() else {}
+        closed = body.get("closed", True) if isinstance(body, dict) else None
+        if not isinstance(closed, bool):
+            return JSONResponse({"error": "send {\"closed\": true} or {\"closed\": false}"},
+                                status_code=400)
+        state.config.openai_fine_tuning_closed = closed
+        return JSONResponse({"closed": closed})
+
     return [Route("/health", health, methods=["GET"]),
             Route("/clock/advance", advance, methods=["POST"]),
-            Route("/faults", faults, methods=["POST"])]
+            Route("/faults", faults, methods=["POST"]),
+            Route("/openai/fine-tuning", openai_fine_tuning, methods=["POST"])]
 
 
 def build_app(state: EmulatorState) -> Starlette:

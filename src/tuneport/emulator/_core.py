@@ -48,6 +48,9 @@ class EmulatorConfig:
         state_path: a SQLite file that keeps state across restarts (``None``: memory only).
         price_per_million: ``(provider, model, method) -> USD`` per 1M trained tokens;
             default: tuneport's catalog prices (overrides in ``TUNEPORT_CATALOG_DIR`` count).
+        openai_fine_tuning_closed: OpenAI answers ``POST /fine_tuning/jobs`` with the 403
+            an organisation gets once self-serve fine-tuning is closed to it (the wind-down);
+            files, reads and chat keep working. Can be flipped while running.
     """
 
     host: str = "127.0.0.1"
@@ -64,6 +67,7 @@ class EmulatorConfig:
     timeout_seconds: float = 30.0
     state_path: Path | None = None
     price_per_million: Callable[[str, str, str], float] = catalog_price_per_million
+    openai_fine_tuning_closed: bool = False
 
     def check(self) -> None:
         """Raise ``ValueError`` with what to change when a setting is unusable."""

@@ -250,7 +250,17 @@ def _job_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
+# OpenAI's error body shape; the wording of the wind-down refusal is modelled on the
+# reported "permission denied" symptom (shared/reference/providers.md section 1.1).
+FINE_TUNING_CLOSED_MESSAGE = (
+    "You do not have access to fine-tuning: self-serve fine-tuning is no longer available "
+    "to this organization. Inference on existing fine-tuned models is not affected.")
+
+
 async def _create_job(state: EmulatorState, request: Request) -> Any:
+    if state.config.openai_fine_tuning_closed:
+        raise ApiError(403, FINE_TUNING_CLOSED_MESSAGE, type="invalid_request_error",
+                       code="permission_denied")
     body = await json_body(request)
     model = body.get("model")
     if not isinstance(model, str) or not model:

@@ -62,6 +62,19 @@ class Emulator:
         """Every request answered so far, with the status and JSON body sent back."""
         return self.state.exchanges
 
+    @property
+    def openai_fine_tuning_closed(self) -> bool:
+        """Whether OpenAI refuses new fine-tuning jobs with its wind-down 403.
+
+        Set it to ``True`` to see what an organisation whose self-serve fine-tuning access
+        has ended sees; ``False`` opens job creation again.
+        """
+        return self.state.config.openai_fine_tuning_closed
+
+    @openai_fine_tuning_closed.setter
+    def openai_fine_tuning_closed(self, closed: bool) -> None:
+        self.state.config.openai_fine_tuning_closed = closed
+
     def advance(self, seconds: float) -> None:
         """Move a manual clock forward.
 

@@ -140,7 +140,7 @@ class OpenAIProvider(Provider):
             f"stages and nobody can create self-serve jobs after {WIND_DOWN_DATE} (inference on "
             "existing fine-tunes continues). Use provider='together', 'fireworks' or 'local', "
             "or check the organisation's fine-tuning access.",
-            provider=self.name, status_code=403,
+            provider=self.name, status_code=403, code=getattr(exc, "code", None),
         )
 
     # -- files ---------------------------------------------------------------------------
