@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from tuneport._client import AsyncClient, Client, ProviderAvailabilityWarning
     from tuneport._config import RetryPolicy, Settings, load_settings
     from tuneport.cost import Comparison, CostEstimate, compare
-    from tuneport.dataset import Dataset, ValidationReport
+    from tuneport.dataset import Dataset, Issue, TokenStats, ValidationReport, count_tokens
     from tuneport.ledger import Ledger
     from tuneport.providers.base import Provider, ProviderQuote, UnknownStatusWarning
     from tuneport.providers.registry import available_providers, register_provider
@@ -80,6 +80,9 @@ _LAZY: dict[str, str] = {
     "load_settings": "tuneport._config",
     "Dataset": "tuneport.dataset",
     "ValidationReport": "tuneport.dataset",
+    "Issue": "tuneport.dataset",
+    "TokenStats": "tuneport.dataset",
+    "count_tokens": "tuneport.dataset",
     "CostEstimate": "tuneport.cost",
     "Comparison": "tuneport.cost",
     "compare": "tuneport.cost",
@@ -108,6 +111,7 @@ __all__ = [
     "DoesNotFitError",
     "EndpointState",
     "FineTuneSpec",
+    "Issue",
     "Job",
     "JobError",
     "JobEvent",
@@ -129,6 +133,7 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Settings",
+    "TokenStats",
     "TransportError",
     "TuneportError",
     "UnknownModelError",
@@ -141,6 +146,7 @@ __all__ = [
     "__version__",
     "available_providers",
     "compare",
+    "count_tokens",
     "load_settings",
     "register_provider",
 ]
