@@ -114,3 +114,22 @@ def test_key_options_and_checkpoints_reach_the_service(emulator: Any, tmp_path: 
     metrics = provider.metrics(job.id)
     assert metrics
     assert metrics[0].train_loss is not None
+
+
+def test_find_job_filters_by_metadata_on_the_server(emulator: Any, tmp_path: Path) -> None:
+    provider = make_provider("openai", emulator)
+    remote = provider.upload(write_dataset(tmp_path, "openai"))
+    jobs = {key: provider.create_job(remote, spec_for("openai"), key)
+            for key in ("key-a", "key-b", "key-c")}
+    before = len(emulator.exchanges)
+    found = provider.find_job("key-b")
+    assert found is not None
+    assert found.id == jobs["key-b"].id
+    # One list request, and the service itself answered with only the matching job: the
+    # filter travelled as metadata[tuneport_key]=key-b (a client-side filter alone would
+    # have received all three).
+    lists = [x for x in emulator.exchanges[before:]
+             if x.method == "GET" and x.route == "/fine_tuning/jobs"]
+    assert len(lists) == 1
+    assert [j["id"] for j in lists[0].body["data"]] == [jobs["key-b"].id]
+    assert provider.find_job("key-missing") is None

@@ -287,7 +287,12 @@ class OpenAIProvider(Provider):
         return self._job(obj)
 
     def find_job(self, idempotency_key: str) -> Job | None:
-        """The job whose ``metadata`` carries this key, if any."""
+        """The job whose ``metadata`` carries this key, if any.
+
+        The service filters (``GET /fine_tuning/jobs?metadata[tuneport_key]=...``), so one
+        request finds it however many jobs exist; each answer is checked again here, in case
+        a service ignores the filter.
+        """
         wanted = idempotency_key[:512]
         with self._errors("looking for an existing job"):
             page = self._reader.fine_tuning.jobs.list(
