@@ -182,9 +182,12 @@ def side(args: argparse.Namespace, which: str) -> dict[str, Any]:
            "--train", args.train, "--val", args.val, "--steps", str(args.steps),
            "--batch-size", str(args.batch_size), "--lr", str(args.lr),
            "--threads", str(args.threads), "--seed", str(args.seed), "--home", args.home]
+    load_before = os.getloadavg()[0]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    # Other processes on the machine change the timings: keep the 1-minute load with them.
+    result["load_average_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     return result
 
 
