@@ -11,11 +11,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ApproxCounter", "ExactCounter", "counter_for"]
+__all__ = ["ApproxCounter", "ExactCounter", "SegmentCounter", "counter_for"]
 
 log = logging.getLogger("tuneport.dataset")
 
@@ -41,9 +42,11 @@ class ExactCounter:
     _encode_lengths: Any = field(repr=False)
     _role_cache: dict[str, int] = field(default_factory=dict, repr=False)
     exact: bool = True
+    # True: ``lengths`` spends its time in native code without the GIL (worth a thread).
+    releases_gil: bool = True
 
     def lengths(self, texts: list[str]) -> list[int]:
-        """Token lengths of ``texts`` (called from a worker thread; releases the GIL)."""
+        """Token lengths of ``texts`` (run on a worker thread when ``releases_gil``)."""
         result: list[int] = self._encode_lengths(texts)
         return result
 
@@ -81,10 +84,86 @@ class ApproxCounter:
 Counter = ExactCounter | ApproxCounter
 
 
+# Encodings whose pre-tokenizer pattern makes every space that follows a non-whitespace
+# character the start of a piece (no pattern matches such a space anywhere but at its start),
+# so a text's count is the sum of the counts of its space-led segments. Checked against
+# tiktoken on adversarial text in tests/dataset/test_tokens.py.
+SEGMENTABLE_ENCODINGS = frozenset({"o200k_base", "cl100k_base"})
+SEGMENT_CACHE_MAX_ENTRIES = 100_000  # ~10 MB at most; then misses encode whole texts
+SEGMENT_MAX_CHARS = 48  # longer segments rarely repeat
+
+
+class SegmentCounter:
+    """Exact tiktoken lengths from cached counts of the space-led segments of each text.
+
+    tiktoken splits text into pieces with a regex, then byte-pair encodes each piece on its
+    own. With o200k_base and cl100k_base, a space preceded by a non-whitespace character
+    always starts a piece, so ``len(encode("a b c")) == len(encode("a")) + len(encode(" b"))
+    + len(encode(" c"))``. Natural text reuses a small vocabulary of such segments, so most
+    of them are counted by one dict lookup instead of a regex scan and BPE merges. Texts with
+    unknown segments teach the cache until it is full, then are encoded whole: the result is
+    always exactly ``len(encoding.encode_ordinary(text))``.
+    """
+
+    def __init__(self, encode: Any, max_entries: int = SEGMENT_CACHE_MAX_ENTRIES) -> None:
+        self._encode = encode
+        self._max_entries = max_entries
+        self._lead: dict[str, int] = {"": 0}  # a text's first segment (no space before it)
+        self._spaced: dict[str, int] = {}  # later segments: the count of " " + segment
+        self._full = False
+
+    def lengths(self, texts: list[str]) -> list[int]:
+        """Token lengths of ``texts``, equal to ``len(encode_ordinary(t))`` for each."""
+        lead = self._lead
+        spaced_get = self._spaced.__getitem__
+        split = _SPACE_AFTER_NON_SPACE.split
+        out: list[int] = []
+        append = out.append
+        for t in texts:
+            # Fast path: only single ASCII spaces as whitespace, so every space is a boundary.
+            parts = t.split(" ") if t.isprintable() and "  " not in t else split(t)
+            first = parts[0]
+            del parts[0]
+            try:
+                append(lead[first] + sum(map(spaced_get, parts)))
+            except KeyError:
+                append(self._learn(t, first, parts))
+        return out
+
+    def _learn(self, text: str, first: str, parts: list[str]) -> int:
+        encode = self._encode
+        if self._full:
+            return len(encode(text))
+        lead, spaced = self._lead, self._spaced
+        n = lead.get(first)
+        if n is None:
+            n = len(encode(first))
+            if len(first) <= SEGMENT_MAX_CHARS:
+                lead[first] = n
+        for p in parts:
+            c = spaced.get(p)
+            if c is None:
+                c = len(encode(" " + p))
+                if len(p) <= SEGMENT_MAX_CHARS:
+                    spaced[p] = c
+            n += c
+        self._full = len(lead) + len(spaced) >= self._max_entries
+        return n
+
+
+# A space preceded by a non-whitespace character (Python's whitespace includes every
+# character tiktoken's \s matches, so this never splits where tiktoken would not).
+_SPACE_AFTER_NON_SPACE = re.compile(r"(?<=\S) ")
+
+
 def _tiktoken_counter(encoding: str) -> ExactCounter:
     from tuneport.dataset._tiktoken_offline import get_encoding
 
     enc = get_encoding(encoding)
+    if encoding in SEGMENTABLE_ENCODINGS:
+        # Pure Python dict lookups: run them in the caller's thread (they hold the GIL).
+        return ExactCounter(f"tiktoken:{encoding}", 3, 1, 3, True,
+                            SegmentCounter(enc.encode_ordinary).lengths, releases_gil=False)
     encode = enc.encode_ordinary
 
     def lengths(texts: list[str]) -> list[int]:

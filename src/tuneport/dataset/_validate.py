@@ -1,9 +1,12 @@
 """The streaming validator: one JSON parse per line, all rules, token counts, one pass.
 
-Records are checked in the main thread; the strings to tokenize are gathered per chunk and
-tokenized in a worker thread (tiktoken and ``tokenizers`` release the GIL), so parsing of
-chunk k+1 overlaps tokenization of chunk k. Strings seen before (system prompts, tool
-definitions) are counted once. At most two chunks are held, whatever the file size.
+Records are checked and their strings gathered per chunk of examples. Strings seen before
+(roles, system prompts, tool definitions) are counted once; tiktoken counts come from a
+cache of space-led segments (``_tokens.SegmentCounter``) in this thread, other tokenizers
+run on worker threads (they release the GIL) so parsing of chunk k+1 overlaps tokenizing
+chunk k. At most two chunks are held, whatever the file size. A large JSONL file is split
+into byte ranges scanned by several processes (``_parallel``) and the partial results are
+merged exactly (:func:`merge`).
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from __future__ import annotations
 import json
 import os
 from array import array
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import repeat
 from typing import Any
 
 from tuneport._exceptions import UnknownModelError
 from tuneport.dataset._checks import RecordChecker, detect_format
-from tuneport.dataset._readers import Source
+from tuneport.dataset._readers import JsonlSource, Source
 from tuneport.dataset._report import (
     DEFAULT_MAX_ISSUES_PER_CODE,
     BilledEstimate,
+    Issue,
     IssueCollector,
     TokenStats,
     ValidationReport,
@@ -28,7 +34,7 @@ from tuneport.dataset._report import (
 from tuneport.dataset._targets import TargetRules, check_targets, rules_for
 from tuneport.dataset._tokens import ApproxCounter, Counter, ExactCounter, counter_for
 
-__all__ = ["resolve_rules", "run"]
+__all__ = ["Partial", "finish", "merge", "resolve_rules", "run", "scan"]
 
 CHUNK_EXAMPLES = 2048
 TOKENIZER_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -105,7 +111,7 @@ class _ExactGroup:
         self.tallies = tallies
         self.cache: dict[str, int] = {}
 
-    def submit(self, pool: ThreadPoolExecutor,
+    def submit(self, pool: ThreadPoolExecutor | None,
                texts: list[str]) -> tuple[list[int], list[str], list[Future[list[int]]]]:
         cache = self.cache
         slots: list[int] = []
@@ -120,6 +126,12 @@ class _ExactGroup:
             else:
                 slots.append(n)
         todo = list(uniq)
+        if pool is None or not self.counter.releases_gil:
+            # Python-level counting (tiktoken's segment cache) holds the GIL: threads would
+            # only add switching, so count here.
+            done: Future[list[int]] = Future()
+            done.set_result(self.counter.lengths(todo))
+            return slots, todo, [done]
         # Split across the workers: the tokenizers release the GIL, so parts run in parallel.
         step = -(-len(todo) // TOKENIZER_THREADS) or 1
         parts = [pool.submit(self.counter.lengths, todo[i:i + step])
@@ -152,6 +164,7 @@ class _Engine:
         self.rules = rules
         self.collector = collector
         self.count = count
+        self.order = {t: i for i, t in enumerate(rules)}
         self.groups: list[_ExactGroup] = []
         self.approx: list[_Tally] = []
         self.tallies: dict[str, _Tally] = {}
@@ -169,8 +182,9 @@ class _Engine:
                         group = by_label[counter.label] = _ExactGroup(counter, [])
                         self.groups.append(group)
                     group.tallies.append(tally)
+        threaded = any(g.counter.releases_gil for g in self.groups)
         self.pool = (ThreadPoolExecutor(max_workers=TOKENIZER_THREADS, thread_name_prefix="tokens")
-                     if self.groups else None)
+                     if threaded else None)
         self.chunk = self._new_chunk()
         self.pending: tuple[_Chunk, list[Any]] | None = None
 
@@ -198,7 +212,7 @@ class _Engine:
 
     def flush(self) -> None:
         chunk, self.chunk = self.chunk, self._new_chunk()
-        submitted = [g.submit(self.pool, chunk.texts) for g in self.groups] if self.pool else []
+        submitted = [g.submit(self.pool, chunk.texts) for g in self.groups]
         if self.pending is not None:
             self._finish(*self.pending)
         self.pending = (chunk, submitted)
@@ -215,20 +229,24 @@ class _Engine:
         if not chunk.lines:
             return
         texts = chunk.texts
+        # (tally, counts, low bounds, high bounds) per target, one entry per example.
+        columns: list[tuple[_Tally, list[int], list[int], list[int]]] = []
         for g, fixed, (slots, todo, parts) in zip(self.groups, chunk.fixed, submitted,
                                                    strict=True):
             lens = g.resolve(slots, todo, parts)
+            ns: list[int] = []
             start = 0
-            for line, end, base in zip(chunk.lines, chunk.ends, fixed, strict=True):
-                n = base + sum(lens[start:end])
+            for end, base in zip(chunk.ends, fixed, strict=True):
+                ns.append(base + sum(lens[start:end]))
                 start = end
-                for tally in g.tallies:
-                    self._record(tally, line, n, n, n)
+            columns.extend((tally, ns, ns, ns) for tally in g.tallies)
         if self.approx:
             estimate = ApproxCounter.estimate
+            mids: list[int] = []
+            lows: list[int] = []
+            highs: list[int] = []
             start = 0
-            for line, end, base in zip(chunk.lines, chunk.ends, chunk.approx_fixed,
-                                       strict=True):
+            for end, base in zip(chunk.ends, chunk.approx_fixed, strict=True):
                 whole = "".join(texts[start:end])
                 start = end
                 c = len(whole)
@@ -239,61 +257,97 @@ class _Engine:
                     other = min(c, (len(whole.encode("utf-8", "surrogatepass")) - c) / 1.5)
                     ascii_chars = c - other
                 low, mid, high = estimate(ascii_chars, other)
-                for tally in self.approx:
-                    self._record(tally, line, base + mid, base + low, base + high)
+                mids.append(base + mid)
+                lows.append(base + low)
+                highs.append(base + high)
+            columns.extend((tally, mids, lows, highs) for tally in self.approx)
+        over: list[tuple[int, int, int, int, _Tally]] = []
+        for tally, ns, lows, highs in columns:
+            self._record(tally, chunk.lines, ns, lows, highs, over)
+        # Issues in line order (then target order), as if each example were finished alone:
+        # the first N kept per code must not depend on where chunks or byte ranges end.
+        over.sort(key=lambda x: (x[0], x[1]))
+        for line, _order, n, low, tally in over:
+            s = tally.stats
+            who = tally.rules.model or tally.rules.target
+            amount = f"{n} tokens" if s.exact else f"at least {low} tokens (estimated)"
+            self.collector.add(
+                line, "too_many_tokens",
+                f"The example has {amount}; {who} takes at most {s.limit} per example and "
+                "cuts the rest. Shorten it or split it into several examples.",
+                (tally.rules.target,),
+            )
 
-    def _record(self, tally: _Tally, line: int, n: int, low: int, high: int) -> None:
+    def _record(self, tally: _Tally, lines: list[int], ns: list[int], lows: list[int],
+                highs: list[int], over: list[tuple[int, int, int, int, _Tally]]) -> None:
+        """Add one chunk's counts to a target's statistics; note the examples over limit."""
         s = tally.stats
-        s.examples += 1
-        s.total += n
-        s.total_low += low
-        s.total_high += high
-        if n > s.max:
-            s.max = n
+        s.examples += len(ns)
+        s.total += sum(ns)
+        s.total_low += sum(lows)
+        s.total_high += sum(highs)
+        s.max = max(s.max, max(ns))
         limit = s.limit
-        if limit is not None:
-            tally.billed += n if n < limit else limit
-            if low > limit:
-                s.over_limit += 1
-                who = tally.rules.model or tally.rules.target
-                amount = f"{n} tokens" if s.exact else f"at least {low} tokens (estimated)"
-                self.collector.add(
-                    line, "too_many_tokens",
-                    f"The example has {amount}; {who} takes at most {limit} per example and "
-                    "cuts the rest. Shorten it or split it into several examples.",
-                    (tally.rules.target,),
-                )
+        if limit is None:
+            tally.billed += sum(ns)
         else:
-            tally.billed += n
+            tally.billed += sum(map(min, ns, repeat(limit)))
+            if max(lows) > limit:
+                order = self.order[tally.rules.target]
+                for line, n, low in zip(lines, ns, lows, strict=True):
+                    if low > limit:
+                        s.over_limit += 1
+                        over.append((line, order, n, low, tally))
         if s.per_example is not None:
-            s.per_example.append(min(n, 0xFFFFFFFF))
+            s.per_example.extend(min(n, 0xFFFFFFFF) for n in ns)
             if s.per_example_low is not None and s.per_example_high is not None:
-                s.per_example_low.append(min(low, 0xFFFFFFFF))
-                s.per_example_high.append(min(high, 0xFFFFFFFF))
+                s.per_example_low.extend(min(n, 0xFFFFFFFF) for n in lows)
+                s.per_example_high.extend(min(n, 0xFFFFFFFF) for n in highs)
 
 
 APPROX = ApproxCounter()
 
 
-def run(source: Source, targets: tuple[str, ...] | list[str], model: str | None = None, *,
-        max_issues_per_code: int = DEFAULT_MAX_ISSUES_PER_CODE, count: bool = True,
-        keep_per_example: bool = False,
-        rules: dict[str, TargetRules] | None = None) -> ValidationReport:
-    """Validate ``source`` for ``targets`` in one streaming pass."""
-    if rules is None:
-        rules = resolve_rules(targets, model)
+@dataclass(slots=True)
+class Partial:
+    """What one pass over some records found: the pieces a report is made of.
+
+    A whole source gives one; the byte ranges of a file scanned by several processes give
+    one each, merged in file order by :func:`merge` (line numbers local to each range).
+    """
+
+    examples: int = 0
+    lines: int = 0
+    n_bytes: int = 0
+    file_format: str | None = None
+    mixed: bool = False
+    kept: dict[str, list[Issue]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    errors_by_target: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, TokenStats] = field(default_factory=dict)
+    billed: dict[str, int] = field(default_factory=dict)
+
+
+def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
+         max_issues_per_code: int = DEFAULT_MAX_ISSUES_PER_CODE, count: bool = True,
+         keep_per_example: bool = False, file_format: str | None = None) -> Partial:
+    """Check and count ``(line, raw bytes or object)`` items in one streaming pass.
+
+    Args:
+        file_format: the file's format when already known (a later byte range of a file);
+            None: the first usable record sets it.
+    """
     collector = IssueCollector(max_issues_per_code)
     add = collector.add
     everyone = tuple(rules)
     checker = RecordChecker(rules, add)
     engine = _Engine(rules, collector, keep_per_example, count)
-    file_format: str | None = None
     mixed = False
     examples = lines = n_bytes = 0
     check = checker.check
     add_example = engine.add_example
     try:
-        for line, item in source:
+        for line, item in items:
             lines = line
             if type(item) is bytes:
                 n_bytes += len(item)
@@ -338,24 +392,107 @@ def run(source: Source, targets: tuple[str, ...] | list[str], model: str | None 
                 del texts[start:]
     finally:
         engine.close()
-    _file_rules(add, rules, file_format, examples, n_bytes)
+    return Partial(
+        examples=examples, lines=lines, n_bytes=n_bytes, file_format=file_format,
+        mixed=mixed, kept=collector.kept, counts=dict(collector.counts),
+        errors_by_target=dict(collector.errors_by_target),
+        stats={t: tally.stats for t, tally in engine.tallies.items()},
+        billed={t: tally.billed for t, tally in engine.tallies.items()},
+    )
+
+
+def merge(parts: list[Partial], max_issues_per_code: int) -> Partial:
+    """Merge the partials of consecutive byte ranges, in file order, into one.
+
+    The result is what one pass over the whole file gives: line numbers shifted by the lines
+    of the ranges before, the first ``max_issues_per_code`` issues of each code in line
+    order, exact counts and token statistics, per-example counts concatenated.
+    """
+    out = Partial()
+    for part in parts:
+        offset = out.lines
+        for code, issues in part.kept.items():
+            bucket = out.kept.setdefault(code, [])
+            room = max_issues_per_code - len(bucket)
+            if room > 0:
+                bucket.extend(replace(i, line=i.line + offset) for i in issues[:room])
+        for code, n in part.counts.items():
+            out.counts[code] = out.counts.get(code, 0) + n
+        for t, n in part.errors_by_target.items():
+            out.errors_by_target[t] = out.errors_by_target.get(t, 0) + n
+        for t, s in part.stats.items():
+            merged = out.stats.get(t)
+            if merged is None:
+                out.stats[t] = s
+            else:
+                merged.examples += s.examples
+                merged.total += s.total
+                merged.total_low += s.total_low
+                merged.total_high += s.total_high
+                merged.max = max(merged.max, s.max)
+                merged.over_limit += s.over_limit
+                for name in ("per_example", "per_example_low", "per_example_high"):
+                    mine, theirs = getattr(merged, name), getattr(s, name)
+                    if mine is not None and theirs is not None:
+                        mine.extend(theirs)
+            out.billed[t] = out.billed.get(t, 0) + part.billed.get(t, 0)
+        out.examples += part.examples
+        out.lines += part.lines
+        out.n_bytes += part.n_bytes
+        out.mixed = out.mixed or part.mixed
+        if out.file_format is None:
+            out.file_format = part.file_format
+    return out
+
+
+def finish(part: Partial, rules: dict[str, TargetRules],
+           max_issues_per_code: int) -> ValidationReport:
+    """The report of a whole source: whole-file rules and billed estimates added."""
+    collector = IssueCollector(max_issues_per_code)
+    collector.kept = part.kept
+    collector.counts.update(part.counts)
+    collector.errors_by_target.update(part.errors_by_target)
+    _file_rules(collector.add, rules, part.file_format, part.examples, part.n_bytes)
     tokens = {}
-    for t, tally in engine.tallies.items():
-        s = tally.stats
-        epochs = tally.rules.epochs_for(examples)
-        s.billed_estimate = BilledEstimate(epochs, epochs * tally.billed)
+    for t, s in part.stats.items():
+        epochs = rules[t].epochs_for(part.examples)
+        s.billed_estimate = BilledEstimate(epochs, epochs * part.billed.get(t, 0))
         tokens[t] = s
     return ValidationReport(
-        format="mixed" if mixed else (file_format or "unknown"),
-        examples=examples,
+        format="mixed" if part.mixed else (part.file_format or "unknown"),
+        examples=part.examples,
         issues=collector.issues(),
         issue_counts=dict(collector.counts),
         tokens=tokens,
-        targets=everyone,
-        lines=lines,
-        n_bytes=n_bytes,
+        targets=tuple(rules),
+        lines=part.lines,
+        n_bytes=part.n_bytes,
         errors_by_target=dict(collector.errors_by_target),
     )
+
+
+def run(source: Source, targets: tuple[str, ...] | list[str], model: str | None = None, *,
+        max_issues_per_code: int = DEFAULT_MAX_ISSUES_PER_CODE, count: bool = True,
+        keep_per_example: bool = False, rules: dict[str, TargetRules] | None = None,
+        workers: int | None = None) -> ValidationReport:
+    """Validate ``source`` for ``targets`` in one streaming pass.
+
+    Args:
+        workers: processes for a large uncompressed JSONL file (this one included); None:
+            automatic (one per core, up to four, from ``PARALLEL_MIN_BYTES``); 1: serial.
+    """
+    if rules is None:
+        rules = resolve_rules(targets, model)
+    part: Partial | None = None
+    if isinstance(source, JsonlSource) and workers != 1:
+        from tuneport.dataset._parallel import scan_file
+
+        part = scan_file(source, rules, max_issues_per_code=max_issues_per_code, count=count,
+                         keep_per_example=keep_per_example, workers=workers)
+    if part is None:
+        part = scan(source, rules, max_issues_per_code=max_issues_per_code, count=count,
+                    keep_per_example=keep_per_example)
+    return finish(part, rules, max_issues_per_code)
 
 
 def _json_type(obj: Any) -> str:
