@@ -7,13 +7,20 @@ prompts) and measures, each in its own process (so peak RSS is its own):
 * ``tuneport_openai``: the same with ``--target openai`` only;
 * ``cookbook``: what OpenAI's data-prep cookbook does - load every line into a list, loop
   over the format checks, count tokens with tiktoken per message value;
-* ``floor``: bare tokenization of the same message texts, already in memory (only the
-  ``encode_ordinary`` loop is timed).
+* ``floor``: bare tokenization of the same message texts (role and content values), already
+  in memory, one ``encode_ordinary`` call per text (only that loop is timed, not the start-up
+  or the JSON loading that the other sides include).
+
+tuneport may use helper processes for a large file (one per core): their peak RSS is
+reported apart (``helpers_peak_rss_mb``, the largest helper) and added per helper into
+``total_peak_rss_mb``. Each side records the load average when it started, since the
+machine may be shared; ``--repeat`` runs the sides again in turn and reports medians.
 
 Prints one JSON object: times, ratios and peak RSS per size. Usage::
 
     python bench/validate.py                       # 100k and 500k examples
-    python bench/validate.py --sizes 20000 --compare-all
+    python bench/validate.py --sizes 20000 --compare-all --repeat 3
+    python bench/validate.py --vocab wide          # few repeated words: the cache's worst case
 """
 
 from __future__ import annotations
@@ -54,17 +61,31 @@ SYSTEMS = [
 ]
 
 
-def _text(rng: random.Random, lo: int, hi: int) -> str:
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _word(rng: random.Random, vocab: str) -> str:
+    if vocab == "random":  # nearly every word new: no cache can help
+        return "".join(rng.choices(_LETTERS, k=rng.randint(2, 9)))
+    return rng.choice(WORDS)
+
+
+def _text(rng: random.Random, lo: int, hi: int, vocab: str = "small") -> str:
     n = int(rng.triangular(lo, hi, lo + (hi - lo) / 5))
-    words = rng.choices(WORDS, k=n)
+    words = [_word(rng, vocab) for _ in range(n)]
     if rng.random() < 0.2:
         for _ in range(1 + n // 40):
             words[rng.randrange(n)] = rng.choice(UNICODE)
     return " ".join(words).capitalize() + rng.choice(".?!")
 
 
-def generate(path: Path, n: int, seed: int = 1234) -> None:
-    """Write ``n`` deterministic chat examples to ``path``."""
+def generate(path: Path, n: int, seed: int = 1234, vocab: str = "small") -> None:
+    """Write ``n`` deterministic chat examples to ``path``.
+
+    Args:
+        vocab: ``small`` (words from a list of ~200, as prose reuses a small vocabulary) or
+            ``random`` (random letter strings: the worst case for tuneport's token cache).
+    """
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8") as fh:
         for _ in range(n):
@@ -72,8 +93,8 @@ def generate(path: Path, n: int, seed: int = 1234) -> None:
             if rng.random() < 0.8:
                 msgs.append({"role": "system", "content": rng.choice(SYSTEMS)})
             for _turn in range(rng.choice((1, 1, 1, 2, 3))):
-                msgs.append({"role": "user", "content": _text(rng, 3, 60)})
-                msgs.append({"role": "assistant", "content": _text(rng, 5, 150)})
+                msgs.append({"role": "user", "content": _text(rng, 3, 60, vocab)})
+                msgs.append({"role": "assistant", "content": _text(rng, 5, 150, vocab)})
             fh.write(json.dumps({"messages": msgs}, ensure_ascii=False) + "\n")
 
 
@@ -164,28 +185,26 @@ def floor(path: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     total = sum(len(encode(t)) for t in texts)
     seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    batched = sum(len(x) for x in enc.encode_ordinary_batch(texts, num_threads=2))
-    batch_seconds = time.perf_counter() - t0
-    assert batched == total
-    return {"texts": len(texts), "tokens": total, "encode_seconds": seconds,
-            "batch2_seconds": batch_seconds}
+    return {"texts": len(texts), "tokens": total, "encode_seconds": seconds}
 
 
 # -- the driver -------------------------------------------------------------------------------
 
 def _measure(cmd: list[str]) -> dict[str, Any]:
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    # ru_maxrss of this child alone (KiB on Linux): wait4 was done by communicate(), so read
-    # the per-child figure the child prints itself when it can; else the children maximum.
-    result: dict[str, Any] = {"seconds": round(wall, 3), "exit_code": proc.returncode}
-    tail = err.decode(errors="replace").strip().splitlines()
-    marker = [x for x in tail if x.startswith("BENCH_MAXRSS_KB=")]
-    if marker:
-        result["peak_rss_mb"] = round(int(marker[-1].split("=")[1]) / 1024, 1)
+    result: dict[str, Any] = {"seconds": round(wall, 3), "exit_code": proc.returncode,
+                              "load_1min": round(load, 2)}
+    # The child prints its own peak RSS and its helpers' (ru_maxrss, KiB on Linux).
+    for line in err.decode(errors="replace").strip().splitlines():
+        if line.startswith("BENCH_MAXRSS_KB="):
+            own, children = (int(x) for x in line.split("=")[1].split(","))
+            result["peak_rss_mb"] = round(own / 1024, 1)
+            if children:
+                result["helpers_peak_rss_mb"] = round(children / 1024, 1)
     result["stdout"] = out.decode(errors="replace")
     return result
 
@@ -195,8 +214,8 @@ _WRAP = (
     "try:\n"
     "    {body}\n"
     "finally:\n"
-    "    print('BENCH_MAXRSS_KB=%d' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-    " file=sys.stderr)\n"
+    "    print('BENCH_MAXRSS_KB=%d,%d' % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+    " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss), file=sys.stderr)\n"
 )
 
 
@@ -215,39 +234,79 @@ def _tuneport_cmd(path: Path, *extra: str) -> list[str]:
     return _python(body, "validate", str(path), "--json", *extra)
 
 
-def run_size(n: int, folder: Path, compare: bool) -> dict[str, Any]:
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time, with every time listed (the noise is visible)."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    mid = dict(ordered[(len(ordered) - 1) // 2])
+    if len(runs) > 1:
+        mid["all_seconds"] = [r["seconds"] for r in runs]
+        mid["all_load_1min"] = [r["load_1min"] for r in runs]
+    return mid
+
+
+def _helpers(size: int) -> int:
+    from tuneport.dataset._parallel import worker_count
+
+    return worker_count(None, size) - 1
+
+
+def run_size(n: int, folder: Path, compare: bool, repeat: int, vocab: str) -> dict[str, Any]:
     path = folder / f"chat-{n}.jsonl"
     t0 = time.perf_counter()
-    generate(path, n)
-    row: dict[str, Any] = {"examples": n, "file_mb": round(path.stat().st_size / 2**20, 1),
-                           "generate_seconds": round(time.perf_counter() - t0, 2)}
-    tp = _measure(_tuneport_cmd(path))
-    report = json.loads(tp.pop("stdout"))
-    row["tuneport"] = {**tp, "ok": report["ok"],
-                       "openai_tokens": report["tokens"]["openai"]["total"]}
-    tpo = _measure(_tuneport_cmd(path, "--target", "openai"))
-    tpo.pop("stdout")
-    row["tuneport_openai"] = tpo
+    generate(path, n, vocab=vocab)
+    size = path.stat().st_size
+    row: dict[str, Any] = {"examples": n, "vocab": vocab, "file_mb": round(size / 2**20, 1),
+                           "generate_seconds": round(time.perf_counter() - t0, 2),
+                           "tuneport_helpers": _helpers(size)}
+    here = str(Path(__file__).parent)
+    sides: dict[str, list[str]] = {
+        "tuneport": _tuneport_cmd(path),
+        "tuneport_openai": _tuneport_cmd(path, "--target", "openai"),
+    }
     if compare:
-        cb = _measure(_python(_CHILD.format(here=str(Path(__file__).parent), fn="cookbook"),
-                              str(path)))
-        cb_out = json.loads(cb.pop("stdout"))
-        row["cookbook"] = {**cb, "openai_tokens": cb_out["total"]}
-        fl = _measure(_python(_CHILD.format(here=str(Path(__file__).parent), fn="floor"),
-                              str(path)))
-        fl_out = json.loads(fl.pop("stdout"))
-        row["floor"] = {**fl, **{k: round(v, 3) if isinstance(v, float) else v
-                                 for k, v in fl_out.items()}}
+        sides["cookbook"] = _python(_CHILD.format(here=here, fn="cookbook"), str(path))
+        sides["floor"] = _python(_CHILD.format(here=here, fn="floor"), str(path))
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in sides}
+    for _ in range(repeat):  # in turn, so a busy spell on the machine hits every side
+        for name, cmd in sides.items():
+            runs[name].append(_measure(cmd))
+    for name in sides:
+        for r in runs[name]:
+            out = r.pop("stdout")
+            if name.startswith("tuneport"):
+                report = json.loads(out)
+                r["ok"] = report["ok"]
+                r["openai_tokens"] = report["tokens"]["openai"]["total"]
+                r["total_peak_rss_mb"] = round(
+                    r.get("peak_rss_mb", 0) + row["tuneport_helpers"]
+                    * r.get("helpers_peak_rss_mb", 0), 1)
+            elif name == "cookbook":
+                r["openai_tokens"] = json.loads(out)["total"]
+            else:
+                r.update({k: round(v, 3) if isinstance(v, float) else v
+                          for k, v in json.loads(out).items()})
+        row[name] = _median_run(runs[name])
+    if compare:
         t_all = row["tuneport"]["seconds"]
         t_oa = row["tuneport_openai"]["seconds"]
+        floor_s = row["floor"]["encode_seconds"]
         row["ratios"] = {
             "cookbook_over_tuneport": round(row["cookbook"]["seconds"] / t_all, 2),
-            "tuneport_over_floor_encode": round(t_all / fl_out["encode_seconds"], 2),
-            "tuneport_openai_over_floor_encode": round(t_oa / fl_out["encode_seconds"], 2),
-            "tuneport_over_floor_process": round(t_all / row["floor"]["seconds"], 2),
+            "cookbook_over_tuneport_openai": round(row["cookbook"]["seconds"] / t_oa, 2),
+            "tuneport_over_floor_encode": round(t_all / floor_s, 2),
+            "tuneport_openai_over_floor_encode": round(t_oa / floor_s, 2),
         }
-        # Cookbook counts role values too, as tuneport does: the totals must agree.
-        row["counts_agree"] = row["cookbook"]["openai_tokens"] == row["tuneport"]["openai_tokens"]
+        if repeat > 1:  # the same ratios run by run (each pair ran back to back)
+            row["ratios"]["cookbook_over_tuneport_each"] = [
+                round(c["seconds"] / t["seconds"], 2)
+                for c, t in zip(runs["cookbook"], runs["tuneport"], strict=True)]
+            row["ratios"]["tuneport_over_floor_encode_each"] = [
+                round(t["seconds"] / f["encode_seconds"], 2)
+                for t, f in zip(runs["tuneport"], runs["floor"], strict=True)]
+        # The cookbook counts role values too, as tuneport does: the totals must agree.
+        row["counts_agree"] = all(
+            r["openai_tokens"] == row["cookbook"]["openai_tokens"]
+            for name in ("tuneport", "tuneport_openai", "cookbook") for r in runs[name])
     path.unlink()
     return row
 
@@ -258,15 +317,20 @@ def main() -> None:
     parser.add_argument("--compare-all", action="store_true",
                         help="run the cookbook baseline and the floor at every size "
                         "(default: the first size only)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run every side this many times, in turn; report medians")
+    parser.add_argument("--vocab", choices=("small", "random"), default="small",
+                        help="words of the generated texts (random: the cache's worst case)")
     parser.add_argument("--dir", default=None, help="where to write the generated files")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        rows = [run_size(n, Path(tmp), compare=args.compare_all or i == 0)
+        rows = [run_size(n, Path(tmp), args.compare_all or i == 0, max(1, args.repeat),
+                         args.vocab)
                 for i, n in enumerate(sizes)]
     result: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(),
                               "runs": rows}
-    rss = [r["tuneport"].get("peak_rss_mb") for r in rows]
+    rss = [r["tuneport"].get("total_peak_rss_mb") for r in rows]
     if len(rows) > 1 and all(rss):
         result["tuneport_peak_rss_growth"] = round(rss[-1] / rss[0], 2)
     print(json.dumps(result, indent=2))

@@ -148,6 +148,7 @@ class Dataset:
         *,
         max_issues_per_code: int = DEFAULT_MAX_ISSUES_PER_CODE,
         count_tokens: bool = True,
+        workers: int | None = None,
     ) -> ValidationReport:
         """Check every record against the generic rules and each target's rules.
 
@@ -160,6 +161,9 @@ class Dataset:
                 sets the tokenizer and the per-example token limit of the targets that know it.
             max_issues_per_code: issues kept per code (counts stay exact).
             count_tokens: False skips tokenization (faster; no token statistics).
+            workers: processes for a large uncompressed JSONL file, this one included
+                (the report is the same); None: one per core (up to four) from 32 MB on, or
+                ``TUNEPORT_VALIDATE_WORKERS``; 1: this process only.
 
         Raises:
             UnknownProviderError: an unknown target (with suggestions).
@@ -167,7 +171,7 @@ class Dataset:
         """
         names = (targets,) if isinstance(targets, str) else tuple(targets)
         return _validate.run(self._source, names, model, max_issues_per_code=max_issues_per_code,
-                             count=count_tokens)
+                             count=count_tokens, workers=workers)
 
     # -- rendering ----------------------------------------------------------------------
 

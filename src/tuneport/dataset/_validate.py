@@ -41,7 +41,23 @@ TOKENIZER_THREADS = max(1, min(4, os.cpu_count() or 1))
 CACHE_MAX_ENTRIES = 50_000
 CACHE_MAX_CHARS = 256  # long strings rarely repeat; caching them would cost memory
 
-_loads = json.loads
+_decode = json.JSONDecoder().decode
+
+
+def _loads(raw: bytes) -> Any:
+    """``json.loads(raw)``, minus its encoding detection on the usual line.
+
+    ``json.loads`` on bytes looks for a BOM or NUL bytes (UTF-16/32), then decodes with
+    ``surrogatepass``; a line that starts with ``{`` and a non-NUL byte is UTF-8 for it, so
+    decoding here gives the same objects and the same errors. (orjson would parse ~3x
+    faster but turns integers beyond 64 bits into floats, which changes messages and the
+    token counts of tool JSON; ruling those out per line costs what it saves.)
+    """
+    if raw[:1] == b"{" and raw[1:2] != b"\x00":
+        return _decode(raw.decode("utf-8", "surrogatepass"))
+    return json.loads(raw)
+
+
 
 
 def resolve_rules(targets: tuple[str, ...] | list[str],
@@ -111,8 +127,14 @@ class _ExactGroup:
         self.tallies = tallies
         self.cache: dict[str, int] = {}
 
-    def submit(self, pool: ThreadPoolExecutor | None,
-               texts: list[str]) -> tuple[list[int], list[str], list[Future[list[int]]]]:
+    def submit(self, pool: ThreadPoolExecutor | None, texts: list[str],
+               ) -> tuple[list[int] | None, list[str], list[Future[list[int]]]]:
+        if pool is None or not self.counter.releases_gil:
+            # Python-level counting (tiktoken's segment cache) holds the GIL: threads would
+            # only add switching, so count here; its own cache makes a string cache moot.
+            done: Future[list[int]] = Future()
+            done.set_result(self.counter.lengths(texts))
+            return None, texts, [done]
         cache = self.cache
         slots: list[int] = []
         uniq: dict[str, int] = {}
@@ -126,21 +148,17 @@ class _ExactGroup:
             else:
                 slots.append(n)
         todo = list(uniq)
-        if pool is None or not self.counter.releases_gil:
-            # Python-level counting (tiktoken's segment cache) holds the GIL: threads would
-            # only add switching, so count here.
-            done: Future[list[int]] = Future()
-            done.set_result(self.counter.lengths(todo))
-            return slots, todo, [done]
         # Split across the workers: the tokenizers release the GIL, so parts run in parallel.
         step = -(-len(todo) // TOKENIZER_THREADS) or 1
         parts = [pool.submit(self.counter.lengths, todo[i:i + step])
                  for i in range(0, len(todo), step)]
         return slots, todo, parts
 
-    def resolve(self, slots: list[int], todo: list[str],
+    def resolve(self, slots: list[int] | None, todo: list[str],
                 parts: list[Future[list[int]]]) -> list[int]:
         lens = [n for part in parts for n in part.result()]
+        if slots is None:  # counted in place, one length per text
+            return lens
         cache = self.cache
         if len(cache) < CACHE_MAX_ENTRIES:
             for t, n in zip(todo, lens, strict=True):
