@@ -82,20 +82,20 @@ def test_full_fine_tuning_with_wandb_offline(provider: LocalProvider, home: Path
 def test_sigterm_checkpoint_and_resume_gives_the_same_model(
         provider: LocalProvider, home: Path, tiny_data: Path, tiny_model_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    options = {"max_steps": 24, "save_every": 4, "validation_split": 0.0}
+    options = {"max_steps": 16, "save_every": 3, "validation_split": 0.0}
     straight = start(provider, tiny_data, tiny_model_path, key="straight",
                      provider_options=dict(options))
-    monkeypatch.setenv("TUNEPORT_LOCAL_STEP_DELAY", "0.3")
+    monkeypatch.setenv("TUNEPORT_LOCAL_STEP_DELAY", "0.2")
     job = start(provider, tiny_data, tiny_model_path, key="interrupted",
                 provider_options=dict(options))
     monkeypatch.delenv("TUNEPORT_LOCAL_STEP_DELAY")
-    wait(provider, job.id, until=lambda j: (j.raw.get("step") or 0) >= 9)
+    wait(provider, job.id, until=lambda j: (j.raw.get("step") or 0) >= 6)
     os.killpg(int(job.raw["launcher_pid"]), signal.SIGTERM)  # pre-emption, not cancel
     job = wait(provider, job.id)
     assert job.status is JobStatus.PAUSED
     assert job.provider_status == "interrupted"
     stopped_at = job.raw["step"]
-    assert 9 <= stopped_at < 24
+    assert 6 <= stopped_at < 16
     assert provider.checkpoints(job.id)[-1].step == stopped_at
 
     job = provider.resume_job(job.id)
@@ -103,7 +103,7 @@ def test_sigterm_checkpoint_and_resume_gives_the_same_model(
     assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
     assert any(e.type == "resume" and e.step == stopped_at for e in provider.events(job.id))
     steps = [p.step for p in provider.metrics(job.id)]
-    assert steps == list(range(1, 25))  # every step exactly once
+    assert steps == list(range(1, 17))  # every step exactly once
 
     straight = wait(provider, straight.id)
     assert straight.status is JobStatus.SUCCEEDED

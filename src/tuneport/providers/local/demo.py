@@ -76,7 +76,13 @@ def compare_costs(dataset: Any, console: Any) -> None:
     except Exception as exc:  # the cost table is informative only; never stop the demo
         console.print(f"   (cost comparison unavailable: {exc})")
         return
-    console.print(comparison)
+    try:
+        # The same table as `tuneport compare` prints.
+        from tuneport.cli.cost import _print_comparison
+
+        _print_comparison(comparison, console)
+    except ImportError:
+        console.print(comparison)
 
 
 def fine_tune(dataset: Any, *, model: str, epochs: int, learning_rate: float,
