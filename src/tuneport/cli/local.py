@@ -71,8 +71,8 @@ def tiny_model_command(
 def demo_command(
     model: str = typer.Option("smollm2-135m-instruct", help="Base model: HF id, folder, GGUF."),
     data: Path = typer.Option(None, help="Chat JSONL (default: examples/data/support_chat.jsonl)."),
-    epochs: int = typer.Option(2, help="Training epochs."),
-    learning_rate: float = typer.Option(1e-3, help="LoRA learning rate."),
+    epochs: int = typer.Option(1, help="Training epochs."),
+    learning_rate: float = typer.Option(2e-3, help="LoRA learning rate."),
     max_steps: int = typer.Option(None, help="Stop after this many steps (quick runs)."),
 ) -> None:
     """Validate the sample data, compare costs, LoRA fine-tune on CPU, compare answers."""

@@ -145,7 +145,8 @@ def explain_serving(client: Any, job: Any, console: Any) -> None:
     console.print(f"   base model:  {endpoint.base_model}")
     console.print(f"   serve:       tuneport serve {job.id} --port 8765   "
                   "(OpenAI-compatible, model=" + job.id + ")")
-    console.print(f"   production:  vllm serve <base model folder> --enable-lora "
+    base_folder = (job.raw or {}).get("resolved_model_path") or endpoint.base_model
+    console.print(f"   production:  vllm serve {base_folder} --enable-lora "
                   f"--lora-modules {job.id}={endpoint.adapter_path}")
     if job.actual_cost_usd is not None:
         console.print(f"   this run:    {job.trained_tokens:,} trained tokens, "
@@ -153,7 +154,7 @@ def explain_serving(client: Any, job: Any, console: Any) -> None:
 
 
 def run_demo(*, model: str = "smollm2-135m-instruct", data: Path | None = None,
-             epochs: int = 2, learning_rate: float = 1e-3, max_steps: int | None = None,
+             epochs: int = 1, learning_rate: float = 2e-3, max_steps: int | None = None,
              heldout: list[dict[str, Any]] | None = None, console: Any = None) -> dict[str, Any]:
     """Run the demo end to end; returns what it showed (for tests)."""
     from rich.console import Console
