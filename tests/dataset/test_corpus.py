@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tuneport.dataset import CODES, Dataset
 
 CORPUS = Path(__file__).parent / "corpus"
-EXPECTED: dict[str, dict[str, list]] = json.loads((CORPUS / "expected.json").read_text())
+EXPECTED: dict[str, dict[str, list[Any]]] = json.loads((CORPUS / "expected.json").read_text())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

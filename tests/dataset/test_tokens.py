@@ -44,6 +44,27 @@ def test_seeding_works_in_a_fresh_process_without_network(tmp_path: Path) -> Non
     assert hashlib.sha256(seeded.read_bytes()).hexdigest() == EMBEDDED_ENCODINGS["o200k_base"]
 
 
+def test_later_processes_load_the_encoding_from_its_kept_blob(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TIKTOKEN_CACHE_DIR"}
+    env["TUNEPORT_CACHE_DIR"] = str(tmp_path)
+    text = "Hello world, ¿qué tal? 日本語 👍🏽 <|endoftext|>"
+    code = ("import sys; from tuneport.dataset import _tiktoken_offline as t;"
+            "e = t.get_encoding('o200k_base');"
+            "print(e.encode_ordinary(sys.argv[1]), e.n_vocab, sorted(e.special_tokens_set))")
+
+    def run() -> str:
+        return subprocess.run([sys.executable, "-c", code, text], env=env, capture_output=True,
+                              text=True, check=True, timeout=60).stdout
+
+    first = run()  # parses the checked file, keeps the blob
+    (blob,) = (tmp_path / "tiktoken-fast").iterdir()
+    assert run() == first  # from the blob
+    blob.write_bytes(blob.read_bytes()[:1000])  # damaged: ignored, the file is parsed again
+    assert run() == first
+    enc = get_encoding("o200k_base")
+    assert first.startswith(str(enc.encode_ordinary(text)))
+
+
 def _cookbook(messages: list[dict[str, str]]) -> int:
     """OpenAI's cookbook counter, written out with tiktoken directly."""
     enc = get_encoding("o200k_base")
