@@ -91,9 +91,14 @@ def test_parallel_keeps_per_example_counts_in_order(busy_file: Path,
     assert len(parallel["_per_example"]["openai"][0]) == parallel["examples"]
 
 
-def test_a_helper_that_dies_is_replaced_by_a_thread(busy_file: Path, small_ranges: None,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_parallel, "_BOOT", "import sys; sys.exit(3)")
+@pytest.mark.parametrize("boot", [
+    "import sys; sys.exit(3)",  # dies at once
+    "print('hello from sitecustomize'); " + _parallel._BOOT,  # talks on the result pipe
+])
+def test_a_broken_helper_is_replaced_by_a_thread(busy_file: Path, small_ranges: None,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 boot: str) -> None:
+    monkeypatch.setattr(_parallel, "_BOOT", boot)
     assert _report(busy_file, workers=2) == _report(busy_file, workers=1)
 
 

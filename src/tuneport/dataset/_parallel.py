@@ -41,7 +41,11 @@ RANGES_PER_WORKER = 4  # several ranges each, so a helper that starts late gets 
 MIN_RANGE_BYTES = 4 << 20
 WORKERS_ENV = "TUNEPORT_VALIDATE_WORKERS"
 _BUFFER = 1 << 20
-_HEADER = struct.Struct("<Q")
+# Each message: a magic tag and a length, then a pickle. The tag catches a helper whose
+# stdout got other bytes (a sitecustomize that prints): it is then dropped, not trusted.
+_HEADER = struct.Struct("<4sQ")
+_MAGIC = b"TPv1"
+_MAX_MESSAGE = 1 << 30
 _BOOT = "from tuneport.dataset._parallel import worker_main; worker_main()"
 
 
@@ -133,9 +137,13 @@ def scan_range(task: RangeTask) -> Partial:
 
 # -- the helper processes ---------------------------------------------------------------------
 
+class _HelperError(Exception):
+    pass
+
+
 def _send(stream: IO[bytes], obj: Any) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)) + data)
+    stream.write(_HEADER.pack(_MAGIC, len(data)) + data)
     stream.flush()
 
 
@@ -143,7 +151,9 @@ def _receive(stream: IO[bytes]) -> Any:
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         raise EOFError("the helper process closed its pipe")
-    (n,) = _HEADER.unpack(head)
+    magic, n = _HEADER.unpack(head)
+    if magic != _MAGIC or n > _MAX_MESSAGE:
+        raise _HelperError("the helper process wrote something else than results")
     data = stream.read(n)
     if len(data) < n:
         raise EOFError("the helper process closed its pipe")
@@ -157,17 +167,13 @@ def worker_main() -> None:
     while True:
         try:
             task = _receive(inp)
-        except EOFError:
+        except (EOFError, _HelperError):
             return
         try:
             result: tuple[str, Any] = ("ok", scan_range(task))
         except Exception as exc:  # the parent rescans the range itself and raises it there
             result = ("error", f"{type(exc).__name__}: {exc}")
         _send(out, result)
-
-
-class _HelperError(Exception):
-    pass
 
 
 class _Helper:
