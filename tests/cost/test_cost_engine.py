@@ -65,11 +65,19 @@ def test_together_worked_example_and_stale_price(catalog: Catalog) -> None:
                    catalog=catalog, today=TODAY)
     assert est.training_usd.expected == Decimal("14.40")
     assert est.method == "sft-lora"
-    assert est.prices_as_of["together meta-llama/Meta-Llama-3.1-8B-Instruct-Reference sft-lora"] \
-        == date(2026, 2, 15)
-    # 2026-02-15 is 287 days before 2026-11-29: still works, but says so.
+    assert est.prices_as_of["together training (sft-lora)"] == date(2026, 2, 15)
+    # 2026-02-15 is 287 days before 2026-11-29 (over 120): still works, but says so.
+    assert est.stale_prices == {"together training (sft-lora)": 287}
     assert est.stale
-    assert any("287 days old" in n for n in est.notes)
+    assert any("287 days old, over 120" in n for n in est.notes)
+    assert est.to_dict()["stale_prices"] == {"together training (sft-lora)": 287}
+    # 120 days exactly is not yet stale; 121 is.
+    at_120 = estimate(counts, provider="together", model="llama-3.1-8b-instruct", epochs=3,
+                      catalog=catalog, today=date(2026, 6, 15))
+    assert "together training (sft-lora)" not in at_120.stale_prices
+    at_121 = estimate(counts, provider="together", model="llama-3.1-8b-instruct", epochs=3,
+                      catalog=catalog, today=date(2026, 6, 16))
+    assert at_121.stale_prices["together training (sft-lora)"] == 121
     fresh = estimate(counts, provider="together", model="llama-3.1-8b-instruct", epochs=3,
                      catalog=catalog, today=date(2026, 3, 1))
     assert not fresh.stale
@@ -147,7 +155,8 @@ def test_instance_size_bills_whole_instances(catalog: Catalog) -> None:
     est = estimate(counts, provider="local", model="llama-3.1-8b-instruct",
                    gpus=["H100@aws"], catalog=catalog, today=TODAY)
     assert est.gpus == 8  # p5.48xlarge is sold as 8 GPUs
-    assert any("instances of 8" in n for n in est.notes)
+    assert est.gpus_needed == 1
+    assert any("whole 8-GPU instances: 8 GPUs billed, the model needs 1" in n for n in est.notes)
 
 
 def test_validation_billing_rules(catalog: Catalog) -> None:

@@ -12,14 +12,8 @@ See docs/cost-model.md for every formula and default, with sources.
 
 from __future__ import annotations
 
-from tuneport.cost._engine import (
-    compare,
-    estimate,
-    hosted_estimate,
-    parse_gpu_spec,
-    resolve_epochs,
-    self_hosted_estimate,
-)
+from tuneport.cost._engine import compare, estimate, parse_gpu_spec
+from tuneport.cost._estimate_parts import resolve_epochs
 from tuneport.cost._hosted import (
     BilledTokens,
     apply_minimum,
@@ -29,6 +23,7 @@ from tuneport.cost._hosted import (
     token_cost,
     truncate,
 )
+from tuneport.cost._hosted_estimate import hosted_estimate
 from tuneport.cost._selfhosted import (
     GPU_COUNTS,
     MemoryFit,
@@ -37,6 +32,7 @@ from tuneport.cost._selfhosted import (
     training_flops,
     training_hours,
 )
+from tuneport.cost._selfhosted_estimate import self_hosted_estimate
 from tuneport.cost._throughput import MeasuredRun, match_gpu, measured_mfu, read_runs
 from tuneport.cost._types import (
     Comparison,

@@ -22,8 +22,13 @@ __all__ = [
 ]
 
 
-def _f(value: Decimal | float, places: int = 4) -> float:
-    return round(float(value), places)
+def _usd(value: Decimal | float) -> float:
+    # Unrounded: a small job's $0.00004 must not print as 0.0.
+    return float(value)
+
+
+def _hours(value: float) -> float:
+    return round(value, 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +97,7 @@ class UsdRange(_Frozen):
 
     def to_dict(self) -> dict[str, float]:
         """Floats for JSON."""
-        return {"low": _f(self.low), "expected": _f(self.expected), "high": _f(self.high)}
+        return {"low": _usd(self.low), "expected": _usd(self.expected), "high": _usd(self.high)}
 
 
 class HoursRange(_Frozen):
@@ -104,7 +109,9 @@ class HoursRange(_Frozen):
 
     def to_dict(self) -> dict[str, float]:
         """Floats for JSON."""
-        return {"low": _f(self.low), "expected": _f(self.expected), "high": _f(self.high)}
+        return {
+            "low": _hours(self.low), "expected": _hours(self.expected), "high": _hours(self.high)
+        }
 
 
 class ServingCost(_Frozen):
@@ -129,13 +136,13 @@ class ServingCost(_Frozen):
         """JSON form: only the fields of its kind."""
         out: dict[str, Any] = {"kind": self.kind}
         if self.kind == "per_1m_tokens":
-            out["input_usd_per_1m"] = _f(self.input_usd_per_1m or 0)
+            out["input_usd_per_1m"] = _usd(self.input_usd_per_1m or 0)
             out["cached_input_usd_per_1m"] = (
-                None if self.cached_input_usd_per_1m is None else _f(self.cached_input_usd_per_1m)
+                None if self.cached_input_usd_per_1m is None else _usd(self.cached_input_usd_per_1m)
             )
-            out["output_usd_per_1m"] = _f(self.output_usd_per_1m or 0)
+            out["output_usd_per_1m"] = _usd(self.output_usd_per_1m or 0)
         else:
-            out["usd_per_hour"] = _f(self.usd_per_hour or 0)
+            out["usd_per_hour"] = _usd(self.usd_per_hour or 0)
             out["gpu"] = self.gpu
             out["gpus"] = self.gpus
             out["billing"] = self.billing
@@ -174,7 +181,10 @@ class CostEstimate(_Frozen):
         notes: warnings for the user (stale prices, truncation, availability).
         as_of: the oldest price date used.
         prices_as_of: each price used and its date.
-        stale: whether any price used is older than the staleness threshold.
+        stale_prices: each price used that is older than the staleness threshold
+            (``STALE_AFTER_DAYS``), with its age in days.
+        gpus_needed: self-hosted: GPUs the model needs; ``gpus`` is more when the cloud only
+            rents whole multi-GPU instances.
     """
 
     provider: str
@@ -197,7 +207,13 @@ class CostEstimate(_Frozen):
     notes: tuple[str, ...] = ()
     as_of: date
     prices_as_of: dict[str, date] = Field(default_factory=dict)
-    stale: bool = False
+    stale_prices: dict[str, int] = Field(default_factory=dict)
+    gpus_needed: int | None = None
+
+    @property
+    def stale(self) -> bool:
+        """Whether any price used is older than the staleness threshold."""
+        return bool(self.stale_prices)
 
     def to_row(self) -> dict[str, Any]:
         """One row of ``tuneport compare --json``."""
@@ -236,7 +252,7 @@ class CostEstimate(_Frozen):
                         "unit_price_usd": None
                         if line.unit_price_usd is None
                         else float(line.unit_price_usd),
-                        "amount_usd": None if line.amount_usd is None else _f(line.amount_usd),
+                        "amount_usd": None if line.amount_usd is None else _usd(line.amount_usd),
                         "as_of": None if line.as_of is None else line.as_of.isoformat(),
                         "source": line.source,
                     }
@@ -245,6 +261,8 @@ class CostEstimate(_Frozen):
                 "assumptions": list(self.assumptions),
                 "prices_as_of": {k: v.isoformat() for k, v in self.prices_as_of.items()},
                 "stale": self.stale,
+                "stale_prices": dict(self.stale_prices),
+                "gpus_needed": self.gpus_needed,
             }
         )
         return row
