@@ -71,6 +71,9 @@ def emulate(
 
     try:
         serve_forever(config, on_ready=ready)
+    except ValueError as exc:  # an unusable --state file
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except OSError as exc:
         typer.echo(f"Error: cannot listen on {host}:{port} ({exc.strerror}); "
                    "choose another --port.", err=True)

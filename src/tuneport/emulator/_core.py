@@ -76,10 +76,21 @@ class EmulatorConfig:
                 f"the emulator only listens on loopback ({', '.join(sorted(LOOPBACK_HOSTS))}); "
                 f"got host {self.host!r}"
             )
-        if not 0.0 <= self.fail_rate <= 1.0:
-            raise ValueError(f"fail_rate must be between 0 and 1, got {self.fail_rate}")
-        if self.job_seconds <= 0 or self.file_seconds < 0 or self.deploy_seconds < 0:
-            raise ValueError("job_seconds must be > 0; file_seconds and deploy_seconds >= 0")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535 (0 picks a free one), "
+                             f"got {self.port}")
+        for name in ("fail_rate", "fault_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        unknown = sorted(set(self.fault_kinds) - set(FAULT_KINDS))
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
+        if self.job_seconds <= 0:
+            raise ValueError(f"job_seconds must be > 0, got {self.job_seconds}")
+        for name in ("file_seconds", "deploy_seconds", "retry_after", "timeout_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 class ApiError(Exception):
@@ -153,6 +164,9 @@ class EmulatorState:
     faults: FaultPlan = field(init=False)
     exchanges: list[Exchange] = field(default_factory=list)
     base_url: str = "http://127.0.0.1"
+    # Set when the server is asked to stop, so a deliberately slow answer stops waiting
+    # (otherwise every shutdown after a ``timeout`` fault would wait out the fault).
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.config.check()
@@ -245,12 +259,21 @@ def make_route(state: EmulatorState, provider: str, path: str, methods: list[str
         state.record(Exchange(provider, request.method, request.url.path, route_name,
                               response.status_code, body))
         if fault == "timeout":
-            await asyncio.sleep(state.config.timeout_seconds)
+            await _sleep_unless_stopping(state, state.config.timeout_seconds)
         elif fault == "drop":
             return _DroppedResponse(json.dumps(body).encode())
         return response
 
     return Route(path, endpoint, methods=methods, name=f"{provider}:{route_name}:{methods[0]}")
+
+
+async def _sleep_unless_stopping(state: EmulatorState, seconds: float) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not state.stopping.is_set():
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, 0.05))
 
 
 def _fault_error(state: EmulatorState, fault: str) -> ApiError:

@@ -122,9 +122,11 @@ async def _dataset_delete(state: EmulatorState, request: Request) -> Any:
 async def _dataset_action(state: EmulatorState, request: Request) -> Any:
     account = request.path_params["account_id"]
     did, verb = _split(request.path_params["name"])
-    record = _get_dataset(state, account, did)
+    # Each verb reads its whole body before it reads the record, so no other request can
+    # change the record between the read and the write (handlers interleave at awaits).
     if verb == "upload":
         _, files = await form_fields(request)
+        record = _get_dataset(state, account, did)
         if "file" not in files:
             raise ApiError(400, "missing multipart field 'file'")
         filename, data = files["file"]
@@ -136,6 +138,7 @@ async def _dataset_action(state: EmulatorState, request: Request) -> Any:
                 "purpose": "fine-tune"}
     if verb == "getUploadEndpoint":
         body = await json_body(request)
+        record = _get_dataset(state, account, did)
         sizes = body.get("filenameToSize") or {}
         if not isinstance(sizes, dict) or not sizes:
             raise ApiError(400, "filenameToSize must name at least one file")
@@ -146,11 +149,14 @@ async def _dataset_action(state: EmulatorState, request: Request) -> Any:
         state.store.put(P, "dataset", f"{account}/{did}", record)
         return {"filenameToSignedUrls": urls}
     if verb == "validateUpload":
+        await json_body(request)
+        record = _get_dataset(state, account, did)
         pending = state.store.get_blob(P, f"{account}/{did}:pending")
         if pending is None:
             raise ApiError(400, f"nothing was uploaded for dataset {did}")
         _ingest(state, account, did, record, pending)
         return {}
+    _get_dataset(state, account, did)
     raise ApiError(404, f"unknown method :{verb}")
 
 

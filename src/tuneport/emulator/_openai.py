@@ -136,11 +136,13 @@ async def _create_upload(state: EmulatorState, request: Request) -> Any:
 
 async def _add_part(state: EmulatorState, request: Request) -> Any:
     uid = request.path_params["upload_id"]
+    # Read the body before the record: parts arrive in parallel, and a record read before
+    # an ``await`` would lose the parts stored meanwhile.
+    _, files = await form_fields(request)
     record = _get_upload(state, uid)
     if record["status"] != "pending":
         raise ApiError(400, f"Upload {uid} is {record['status']}; parts can only be added "
                             "to a pending upload.")
-    _, files = await form_fields(request)
     if "data" not in files:
         raise ApiError(400, "Missing required parameter: 'data'.", param="data")
     data = files["data"][1]
@@ -155,8 +157,8 @@ async def _add_part(state: EmulatorState, request: Request) -> Any:
 
 async def _complete_upload(state: EmulatorState, request: Request) -> Any:
     uid = request.path_params["upload_id"]
-    record = _get_upload(state, uid)
     body = await json_body(request)
+    record = _get_upload(state, uid)
     part_ids = body.get("part_ids")
     if not isinstance(part_ids, list) or not part_ids:
         raise ApiError(400, "Missing required parameter: 'part_ids'.", param="part_ids")

@@ -109,7 +109,15 @@ def _make_server(config: EmulatorConfig, clock: Clock) -> tuple[Any, socket.sock
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
+    try:
+        sock.bind((config.host, config.port))
+        # Listening now (uvicorn accepts later) means the URLs printed by ``tuneport emulate``
+        # take connections from the moment they are shown.
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        state.store.close()
+        raise
     port = sock.getsockname()[1]
     host = f"[{config.host}]" if family == socket.AF_INET6 else config.host
     url = f"http://{host}:{port}"
@@ -147,6 +155,7 @@ def running(config: EmulatorConfig | None = None, *, clock: Clock | None = None,
     try:
         yield emulator
     finally:
+        emulator.state.stopping.set()
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()

@@ -35,6 +35,9 @@ class Store:
     Args:
         path: a SQLite file to load from and write through to; ``None`` keeps state in memory.
         seed: mixed into generated ids so two emulators with different seeds differ.
+
+    Raises:
+        ValueError: ``path`` cannot be created or is not an emulator state file.
     """
 
     def __init__(self, path: Path | None = None, *, seed: int = 0) -> None:
@@ -46,11 +49,18 @@ class Store:
         self._seq = 0
         self._db: sqlite3.Connection | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # The server thread and the test thread both write: one connection, our own lock.
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.executescript(_SCHEMA)
-            self._load()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # The server thread and the test thread both write: one connection, our lock.
+                self._db = sqlite3.connect(str(path), check_same_thread=False,
+                                           isolation_level=None)
+                self._db.executescript(_SCHEMA)
+                self._load()
+            except (OSError, sqlite3.Error) as exc:
+                self.close()
+                raise ValueError(
+                    f"cannot use {path} as the emulator's state file ({exc}); name a new file "
+                    "or one an earlier emulator wrote") from exc
 
     def _load(self) -> None:
         assert self._db is not None

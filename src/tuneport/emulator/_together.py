@@ -93,11 +93,11 @@ async def _create_file(state: EmulatorState, request: Request) -> Any:
 async def _presigned_put(state: EmulatorState, request: Request) -> Any:
     fid = request.path_params["file_id"]
     expected = hashlib.sha256(f"{fid}:{state.config.seed}".encode()).hexdigest()[:16]
+    data = await request.body()  # before reading the record: nothing may change after it
     record = state.store.get(P, "file", fid)
     if record is None or request.query_params.get("X-Emulator-Signature") != expected:
         return Response("<Error><Code>AccessDenied</Code></Error>", status_code=403,
                         media_type="application/xml")
-    data = await request.body()
     record["bytes"] = len(data)
     record["_uploaded"] = True
     state.store.put(P, "file", fid, record)
