@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from rich.console import Console
 
     from tuneport.cost import Comparison, CostEstimate
 
-__all__ = ["register"]
+__all__ = ["print_comparison", "print_estimate", "register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -55,170 +57,211 @@ def _fail(exc: Exception, as_json: bool) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _money(value: Any) -> str:
-    amount = float(value)
-    if amount >= 100:
-        return f"${amount:,.0f}"
-    if amount >= 1:
-        return f"${amount:,.2f}"
-    return f"${amount:.4f}".rstrip("0").rstrip(".") if amount else "$0"
-
-
 def _serving_text(row: CostEstimate) -> str:
     s = row.serving
     if s is None:
         return "-"
     if s.kind == "per_1m_tokens":
         return f"${s.input_usd_per_1m}/${s.output_usd_per_1m} per 1M in/out"
-    if s.gpus == 1:
-        return f"${s.usd_per_hour}/h ({s.gpu})"
-    return f"${s.usd_per_hour}/h ({s.gpus}x {s.gpu})"
+    gpus = f"{s.gpus}x {s.gpu}" if s.gpus and s.gpus > 1 else str(s.gpu)
+    return f"${s.usd_per_hour}/h ({gpus})"
 
 
-def _option_label(row: CostEstimate) -> str:
-    if row.kind == "hosted":
-        return f"{row.provider} (hosted)"
-    return f"{row.gpus}x {row.gpu} @ {row.cloud}"
+def _range_text(row: CostEstimate) -> str:
+    from tuneport.cost._plot import usd_text
+
+    low, high = row.training_usd.low, row.training_usd.high
+    return usd_text(low) if low == high else f"{usd_text(low)}-{usd_text(high)[1:]}"
 
 
-def _hours_text(row: CostEstimate) -> str:
+def _hours_text(row: CostEstimate, wide: bool) -> str:
     if row.hours is None:
         return "-"
-    return f"{row.hours.low:.2f}-{row.hours.high:.2f}"
+    if wide:
+        return f"{row.hours.low:.2f}-{row.hours.high:.2f}"
+    return f"{row.hours.expected:.2f}"
 
 
-def _print_comparison(result: Comparison, console: Console) -> None:
+def _bullets(console: Console, title: str, items: list[str]) -> None:
+    """A titled list whose wrapped lines stay indented under their bullet."""
     from rich.markup import escape
     from rich.table import Table
 
-    methods = sorted({r.method for r in result.rows})
+    if not items:
+        return
+    console.print(f"[bold]{title}[/]")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for item in items:
+        grid.add_row(" -", escape(item))
+    console.print(grid)
+
+
+def _comparison_notes(result: Comparison) -> list[str]:
+    """Every row's notes, once each: repeated notes name their rows, stale prices and
+    whole-instance billing are summed up in one line each."""
+    from tuneport.catalog import STALE_AFTER_DAYS
+    from tuneport.cost._estimate_parts import instance_note, stale_note
+    from tuneport.cost._plot import option_label
+
+    stale: dict[str, list[str]] = {}
+    instances: dict[tuple[int, int], list[str]] = {}
+    rows_of: dict[str, list[int]] = {}
+    for number, row in enumerate(result.rows, 1):
+        grouped = set()
+        for label, age in row.stale_prices.items():
+            as_of = row.prices_as_of[label]
+            grouped.add(stale_note(label, as_of, age))
+            stale.setdefault(f"{as_of.isoformat()} ({age} days)", []).append(label)
+        if row.gpus_needed is not None and row.gpus != row.gpus_needed:
+            cloud, gpu, gpus = str(row.cloud), str(row.gpu), int(row.gpus or 0)
+            grouped.add(instance_note(cloud, gpu, gpus, row.gpus_needed))
+            instances.setdefault((gpus, row.gpus_needed), []).append(f"{gpu} @ {cloud}")
+        for note in row.notes:
+            if note not in grouped:
+                rows_of.setdefault(note, []).append(number)
+    lines = []
+    for note, numbers in rows_of.items():
+        if len(numbers) == len(result.rows) > 1:
+            lines.append(note)
+        elif len(numbers) == 1:
+            lines.append(f"{option_label(result.rows[numbers[0] - 1])}: {note}")
+        else:
+            lines.append(f"rows {', '.join(map(str, numbers))}: {note}")
+    for (billed, needed), options in instances.items():
+        lines.append(
+            f"Rented only as whole {billed}-GPU instances, so {billed} GPUs are billed though "
+            f"{needed} would do: {', '.join(options)}."
+        )
+    if stale:
+        dated = "; ".join(f"{', '.join(dict.fromkeys(labels))} from {when}"
+                          for when, labels in stale.items())
+        lines.append(
+            f"* Prices over {STALE_AFTER_DAYS} days old: {dated}. Check them and override in "
+            "TUNEPORT_CATALOG_DIR (see docs/catalogs.md)."
+        )
+    return lines
+
+
+def print_comparison(result: Comparison, console: Console) -> None:
+    """The ``tuneport compare`` table: cheapest first in green, price dates, grouped notes.
+
+    From 110 columns on it also shows hour ranges and serving prices; narrower terminals get
+    the serving prices as notes under the table.
+    """
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tuneport.cost._plot import option_label, usd_text
+
+    wide = console.width >= 110
+    methods = ", ".join(sorted({r.method for r in result.rows})) or "-"
+    epochs = sorted({r.epochs for r in result.rows})
+    epoch_text = f"{epochs[0]} epoch(s)" if len(epochs) == 1 else "each provider's epochs"
     table = Table(
-        title=f"{result.model} ({', '.join(methods) or '-'}): {result.examples:,} examples, "
-        f"{result.tokens:,} tokens",
-        caption="Training cost low-high; serving is billed separately. Cheapest in green.",
+        title=f"{escape(result.model)} {methods}: {result.examples:,} examples, "
+        f"{result.tokens:,} tokens, {epoch_text}",
+        caption="Training cost, cheapest first (green). Serving is billed separately."
+        + (" * price over 120 days old." if any(r.stale for r in result.rows) else ""),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
     )
     table.add_column("#", justify="right")
     table.add_column("Option", overflow="fold")
     table.add_column("Expected", justify="right", no_wrap=True)
-    table.add_column("Range", justify="right", no_wrap=True)
-    table.add_column("Hours", justify="right")
-    table.add_column("Serving", overflow="fold")
-    table.add_column("Price date", no_wrap=True)
-    for i, row in enumerate(result.rows, 1):
-        style = "bold green" if i == 1 else ("yellow" if row.stale else None)
-        table.add_row(
-            str(i),
-            escape(_option_label(row)),
-            _money(row.training_usd.expected),
-            f"{_money(row.training_usd.low)}-{_money(row.training_usd.high)}",
-            _hours_text(row),
-            escape(_serving_text(row)),
-            row.as_of.isoformat() + ("*" if row.stale else ""),
-            style=style,
-        )
+    table.add_column("Low-high", justify="right", no_wrap=True)
+    table.add_column("Hours", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("Serving", overflow="fold")
+    table.add_column("Prices", no_wrap=True)
+    for number, row in enumerate(result.rows, 1):
+        cells = [
+            str(number),
+            escape(option_label(row)),
+            usd_text(row.training_usd.expected),
+            _range_text(row),
+            _hours_text(row, wide),
+        ]
+        if wide:
+            cells.append(escape(_serving_text(row)))
+        cells.append(row.as_of.isoformat() + ("*" if row.stale else ""))
+        table.add_row(*cells, style="bold green" if number == 1 else None)
     console.print(table)
-    if any(r.stale for r in result.rows):
-        console.print("* price older than 120 days: check it (see Notes).")
-    notes = list(dict.fromkeys(n for r in result.rows for n in r.notes))
-    if notes:
-        console.print("[bold]Notes[/]")
-        for note in notes[:12]:
-            console.print(f"  - {escape(note)}")
-        if len(notes) > 12:
-            console.print(f"  ... and {len(notes) - 12} more (see --json)")
-    if result.skipped:
-        console.print("[bold]Left out[/]")
-        for s in result.skipped:
-            where = s.provider + (f" {s.gpu}" if s.gpu else "")
-            console.print(f"  - {escape(where)}: {escape(s.reason)}")
+    notes = _comparison_notes(result)
+    if not wide:
+        # No serving column: name what the notes do not (per-token prices, rented GPUs).
+        per_token = [f"{r.provider} {_serving_text(r)}" for r in result.rows
+                     if r.serving is not None and r.serving.kind == "per_1m_tokens"]
+        if any(r.kind == "self-hosted" for r in result.rows):
+            per_token.append("rented GPUs bill their hourly rate while the machine is up")
+        if per_token:
+            notes.insert(0, "Serving is billed separately: " + "; ".join(per_token) + ".")
+    _bullets(console, "Notes", notes)
+    _bullets(console, "Left out", [
+        f"{s.provider}{' ' + s.gpu if s.gpu else ''}: {s.reason}" for s in result.skipped
+    ])
 
 
-def _print_estimate(est: CostEstimate, console: Console) -> None:
+# The local demo prints its comparison with this name.
+_print_comparison = print_comparison
+
+
+def _quantity_text(quantity: Decimal, unit: str) -> str:
+    value = float(quantity)
+    if value >= 1e7:
+        text = f"{value:.3g}"
+    elif value == int(value):
+        text = f"{value:,.0f}"
+    else:
+        text = f"{value:,.4g}"
+    if value == 1 and unit.endswith("s"):
+        unit = unit[:-1]
+    return f"{text} {unit}"
+
+
+def print_estimate(est: CostEstimate, console: Console) -> None:
+    """The ``tuneport estimate`` report: the range, itemized lines, assumptions, notes."""
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    head = (
-        f"[bold]{escape(est.model)}[/] on [bold]{escape(_option_label(est))}[/] "
-        f"({est.kind}, {est.method}, {est.epochs} epoch(s), {est.examples:,} examples)"
-    )
-    console.print(head)
+    from tuneport.cost._plot import option_label, usd_text
+
+    epochs = f"{est.epochs} epoch" + ("" if est.epochs == 1 else "s")
+    where = option_label(est) if est.kind == "self-hosted" else f"{est.provider} (hosted)"
     console.print(
-        f"Training: [bold green]{_money(est.training_usd.expected)}[/] expected, range "
-        f"{_money(est.training_usd.low)}-{_money(est.training_usd.high)}"
-        + (f"; {est.hours.low:.2f}-{est.hours.high:.2f} h" if est.hours else "")
+        f"[bold]{escape(est.model)}[/] on [bold]{escape(where)}[/]: {est.method}, {epochs}, "
+        f"{est.examples:,} examples"
     )
-    console.print(f"Serving: {escape(_serving_text(est))}")
-    table = Table(title="Itemized (expected)")
-    table.add_column("Item")
+    hours = f"; {est.hours.low:.2f}-{est.hours.high:.2f} h" if est.hours else ""
+    console.print(
+        f"Training: [bold green]{usd_text(est.training_usd.expected)}[/] expected, "
+        f"{_range_text(est)} low-high{hours}; prices as of {est.as_of.isoformat()}"
+        + ("*" if est.stale else "")
+    )
+    console.print(f"Serving (billed separately): {escape(_serving_text(est))}")
+    table = Table(title="Itemized (expected)", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    table.add_column("Item", overflow="fold")
     table.add_column("Quantity", justify="right")
-    table.add_column("Unit price", justify="right")
-    table.add_column("Amount", justify="right")
-    table.add_column("As of")
+    table.add_column("Unit price", justify="right", no_wrap=True)
+    table.add_column("Amount", justify="right", no_wrap=True)
+    table.add_column("As of", no_wrap=True)
     for line in est.lines:
-        qty = float(line.quantity)
-        qty_text = f"{qty:,.0f}" if qty >= 100 or qty == int(qty) else f"{qty:,.4g}"
         table.add_row(
             escape(line.label),
-            f"{qty_text} {line.unit}",
+            _quantity_text(line.quantity, line.unit),
             "-" if line.unit_price_usd is None else f"${line.unit_price_usd}",
-            "-" if line.amount_usd is None else _money(line.amount_usd),
+            "-" if line.amount_usd is None else usd_text(line.amount_usd),
             "-" if line.as_of is None else line.as_of.isoformat(),
         )
     console.print(table)
-    console.print("[bold]Assumptions[/]")
-    for text in est.assumptions:
-        console.print(f"  - {escape(text)}")
-    if est.notes:
-        console.print("[bold]Notes[/]")
-        for text in est.notes:
-            console.print(f"  - {escape(text)}")
-
-
-def plot_comparison(result: Comparison, path: Path) -> Path:
-    """Draw low/expected/high per option as horizontal bars (cheapest on top) into ``path``.
-
-    Raises:
-        UnsupportedFeatureError: matplotlib is not installed.
-    """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        from tuneport._exceptions import UnsupportedFeatureError
-
-        raise UnsupportedFeatureError(
-            "--plot needs matplotlib: pip install 'tuneport[plot]'"
-        ) from exc
-    rows = list(result.rows)
-    labels = [f"{_option_label(r)}, prices {r.as_of.isoformat()}" for r in rows]
-    expected = [float(r.training_usd.expected) for r in rows]
-    low_err = [e - float(r.training_usd.low) for e, r in zip(expected, rows, strict=True)]
-    high_err = [float(r.training_usd.high) - e for e, r in zip(expected, rows, strict=True)]
-    colors = ["#2a9d8f" if r.kind == "hosted" else "#457b9d" for r in rows]
-    if rows:
-        colors[0] = "#e76f51"
-    fig, ax = plt.subplots(figsize=(10, max(2.5, 0.38 * len(rows) + 1.5)))
-    ypos = list(range(len(rows)))
-    ax.barh(ypos, expected, xerr=[low_err, high_err], color=colors, capsize=3,
-            error_kw={"elinewidth": 1, "ecolor": "#333333"})
-    ax.set_yticks(ypos, labels=labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("Training cost, USD (bar: expected; whiskers: low to high)")
-    ax.set_title(
-        f"{result.model}: {result.examples:,} examples, {result.tokens:,} tokens\n"
-        "cheapest in orange, hosted in green, rented GPUs in blue",
-        fontsize=10,
-    )
-    for y, value, up in zip(ypos, expected, high_err, strict=True):
-        ax.text(value + up, y, f"  {_money(value)}", va="center", fontsize=7)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    _bullets(console, "Assumptions", list(est.assumptions))
+    _bullets(console, "Notes", list(est.notes))
 
 
 def estimate_command(
@@ -253,7 +296,7 @@ def estimate_command(
     if as_json:
         typer.echo(json.dumps(est.to_dict()))
         return
-    _print_estimate(est, Console())
+    print_estimate(est, Console())
 
 
 def compare_command(
@@ -277,7 +320,7 @@ def compare_command(
     from rich.console import Console
 
     from tuneport._exceptions import TuneportError
-    from tuneport.cost import compare
+    from tuneport.cost import compare, plot_comparison
 
     n_epochs = _parse_epochs(epochs)
     try:
@@ -289,10 +332,13 @@ def compare_command(
             plot_comparison(result, plot)
     except TuneportError as exc:
         raise _fail(exc, as_json) from None
+    except OSError as exc:
+        raise _fail(TuneportError(f"Cannot write the chart to {plot}: {exc.strerror or exc}."),
+                    as_json) from None
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
     console = Console()
-    _print_comparison(result, console)
+    print_comparison(result, console)
     if plot is not None:
         console.print(f"Chart written to {plot}")

@@ -3,6 +3,7 @@
 * :func:`estimate` - one provider (hosted, or ``local`` for rented GPUs).
 * :func:`compare` - every hosted provider offering the model and every GPU/cloud where it
   fits, cheapest first.
+* :func:`plot_comparison` - a PNG bar chart of a comparison (needs ``tuneport[plot]``).
 * Pure formulas (:func:`auto_epochs`, :func:`billed_tokens`, :func:`training_flops`,
   :func:`memory_fit` ...) and the estimators on :class:`TokenCounts`
   (:func:`hosted_estimate`, :func:`self_hosted_estimate`) for checking by hand.
@@ -24,6 +25,7 @@ from tuneport.cost._hosted import (
     truncate,
 )
 from tuneport.cost._hosted_estimate import hosted_estimate
+from tuneport.cost._plot import plot_comparison
 from tuneport.cost._selfhosted import (
     GPU_COUNTS,
     MemoryFit,
@@ -68,6 +70,7 @@ __all__ = [
     "measured_mfu",
     "memory_fit",
     "parse_gpu_spec",
+    "plot_comparison",
     "read_runs",
     "resolve_epochs",
     "self_hosted_estimate",

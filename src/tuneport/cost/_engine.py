@@ -16,7 +16,6 @@ from typing import Any
 from tuneport._exceptions import (
     DatasetError,
     DoesNotFitError,
-    TuneportError,
     UnknownModelError,
     UnsupportedFeatureError,
 )
@@ -303,22 +302,25 @@ def compare(
     if wanted is None or "local" in wanted or "self-hosted" in wanted:
         local_entry = offers.get("local")
         if local_entry is None:
-            local_entry = catalog.resolve_model("local", canonical)
-        try:
+            skipped.append(SkippedOption(
+                provider="self-hosted",
+                reason=f"{canonical} is not in the local catalog (no open weights known); to "
+                "compare rented GPUs, add it with hf_id and params_b under [[models]] in "
+                "TUNEPORT_CATALOG_DIR/local.toml.",
+            ))
+        else:
             counts = cache.get("local", local_entry.hf_id or local_entry.id,
                                local_entry.tokenizer)
             first_counts = first_counts or counts
-            more, why = _self_hosted_options(
-                counts, local_entry, catalog, method=method, epochs=epochs, specs=specs,
-                validation_fraction=validation_fraction, today=today,
-            )
+            try:
+                more, why = _self_hosted_options(
+                    counts, local_entry, catalog, method=method, epochs=epochs, specs=specs,
+                    validation_fraction=validation_fraction, today=today,
+                )
+            except UnsupportedFeatureError as exc:  # e.g. a method the local backend lacks
+                more, why = [], [SkippedOption(provider="self-hosted", reason=str(exc))]
             rows.extend(more)
             skipped.extend(why)
-        except DatasetError:
-            raise
-        except TuneportError as exc:
-            # e.g. the method is not local, or the model's size is unknown
-            skipped.append(SkippedOption(provider="self-hosted", reason=str(exc)))
 
     rows.sort(key=lambda r: (r.training_usd.expected, r.training_usd.high))
     return Comparison(

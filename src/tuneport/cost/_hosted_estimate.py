@@ -140,7 +140,7 @@ def hosted_estimate(
         CostLine(label="training examples", quantity=Decimal(n_train), unit="examples"),
         CostLine(
             label="tokens per epoch"
-            + (f" (examples cut at {max_tokens} tokens)" if max_tokens else ""),
+            + (f" (at most {max_tokens:,} per example)" if max_tokens else ""),
             quantity=Decimal(parts.train_tokens),
             unit="tokens",
         ),
