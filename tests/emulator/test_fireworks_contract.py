@@ -168,33 +168,3 @@ def test_random_failure(train_file: Path) -> None:
         assert job.state == "JOB_STATE_FAILED"
         assert job.status is not None
         assert job.status.code == "INTERNAL"
-
-
-def test_auth_failure(emu: Emulator) -> None:
-    c = fireworks.Fireworks(base_url=emu.fireworks_base_url, api_key="nope-nope-nope",
-                            account_id=ACCOUNT, max_retries=0)
-    with pytest.raises(fireworks.AuthenticationError) as exc:
-        c.supervised_fine_tuning_jobs.list()
-    assert exc.value.status_code == 401
-    assert exc.value.body["code"] == 16
-
-
-def test_faults_as_the_sdk_sees_them(emu: Emulator, train_file: Path) -> None:
-    emu.faults.schedule("rate_limit", provider="fireworks")
-    assert list(client(emu, max_retries=1).supervised_fine_tuning_jobs.list()) == []
-    emu.faults.schedule("server_error", provider="fireworks")
-    with pytest.raises(fireworks.InternalServerError):
-        client(emu).supervised_fine_tuning_jobs.list()
-    emu.faults.schedule("timeout", provider="fireworks")
-    with pytest.raises(fireworks.APITimeoutError):
-        client(emu, timeout=0.3).supervised_fine_tuning_jobs.list()
-    c = client(emu)
-    dataset = ready_dataset(emu, c, train_file)
-    emu.faults.schedule("drop", provider="fireworks")
-    ids = {"supervisedFineTuningJobId": "job-once"}
-    with pytest.raises(fireworks.APIConnectionError):
-        c.supervised_fine_tuning_jobs.create(dataset=dataset, base_model=BASE, extra_query=ids)
-    # The client-chosen id makes the retry safe: 409, then adopt.
-    with pytest.raises(fireworks.ConflictError):
-        c.supervised_fine_tuning_jobs.create(dataset=dataset, base_model=BASE, extra_query=ids)
-    assert c.supervised_fine_tuning_jobs.get("job-once").state == "JOB_STATE_CREATING"

@@ -149,28 +149,3 @@ def test_random_failure(train_file: Path) -> None:
         job = c.fine_tuning.retrieve(job.id)
         assert job.status == "error"
         assert c.fine_tuning.list_events(job.id).data[-1].type == "job_error"
-
-
-def test_auth_failure(emu: Emulator) -> None:
-    c = together.Together(base_url=emu.together_base_url, api_key="wrong-key-000000",
-                          max_retries=0)
-    with pytest.raises(together.AuthenticationError) as exc:
-        c.fine_tuning.list()
-    assert exc.value.status_code == 401
-
-
-def test_faults_as_the_sdk_sees_them(emu: Emulator, train_file: Path) -> None:
-    emu.faults.schedule("rate_limit", provider="together")
-    assert client(emu, max_retries=1).fine_tuning.list().data == []
-    emu.faults.schedule("unavailable", provider="together")
-    with pytest.raises(together.InternalServerError):
-        client(emu).fine_tuning.list()
-    emu.faults.schedule("timeout", provider="together")
-    with pytest.raises(together.APITimeoutError):
-        client(emu, timeout=0.3).fine_tuning.list()
-    c = client(emu)
-    fid = upload_ready(emu, c, train_file)
-    emu.faults.schedule("drop", provider="together")
-    with pytest.raises(together.APIConnectionError):
-        c.fine_tuning.create(training_file=fid, model=MODEL, suffix="once")
-    assert len(c.fine_tuning.list().data) == 1
