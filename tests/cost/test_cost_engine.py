@@ -306,3 +306,95 @@ def test_hosted_estimate_is_pure(catalog: Catalog) -> None:
                           today=TODAY)
     # 72.7B -> 70-100B tier, DPO full $8.00: 2 x 1,000,000 tokens -> $16.00.
     assert est.training_usd.expected == Decimal("16.00")
+
+
+def test_reference_worked_example_cost_model_section_3(catalog: Catalog) -> None:
+    """shared/reference/cost-model.md §3: Llama-3.1-8B LoRA, 10M tokens x 3 epochs."""
+    from tuneport.cost import training_flops, training_hours
+
+    flops = training_flops(4.0, 8.03, 3e7)
+    assert flops == pytest.approx(9.636e17)  # "≈ 9.6e17"
+    h100 = catalog.gpu("H100-SXM")
+    a100 = catalog.gpu("A100-80GB")
+    rate = {(g.name, p.cloud): float(p.usd_per_hour) for g in (h100, a100) for p in g.prices}
+    h100_low, h100_high = rate["H100-SXM", "runpod-community"], rate["H100-SXM", "runpod-secure"]
+    a100_low, a100_high = rate["A100-80GB", "runpod-community"], rate["A100-80GB", "runpod-secure"]
+    assert (h100_low, h100_high, a100_low, a100_high) == (2.69, 3.99, 1.39, 1.79)
+    # The table's rows: (peak, MFU) -> seconds, hours, cost range.
+    rows = [
+        (h100, 0.20, 4_870, 1.35, (3.6, 5.4), (h100_low, h100_high)),
+        (h100, 0.30, 3_250, 0.90, (2.4, 3.6), (h100_low, h100_high)),
+        (a100, 0.30, 10_300, 2.86, (4.0, 5.1), (a100_low, a100_high)),
+    ]
+    for gpu, mfu, seconds, hours, (usd_low, usd_high), (low_rate, high_rate) in rows:
+        h = training_hours(flops, gpu.peak_bf16_tflops, mfu, 1)
+        assert h * 3600 == pytest.approx(seconds, rel=0.01)
+        assert round(h, 2) == hours
+        assert round(h * low_rate, 1) == usd_low
+        assert round(h * high_rate, 1) == usd_high
+    # "Add 5-20 min fixed overhead: $0.1-1.3 at these rates."
+    assert round(5 / 60 * a100_low, 1) == 0.1
+    assert round(20 / 60 * h100_high, 1) == 1.3
+
+    # The engine on the same data reproduces the H100 row at the catalog's default MFU.
+    counts = TokenCounts([1_000] * 10_000)  # 10M tokens
+    entry = catalog.resolve_model("local", "llama-3.1-8b-instruct")
+    assert entry.params_b == 8.03
+    offer = next(p for p in h100.prices if p.cloud == "runpod-community")
+    est = self_hosted_estimate(counts, entry, catalog, h100, offer, epochs=3, today=TODAY)
+    default = catalog.compute.mfu["sft-lora"]
+    assert est.billed_tokens[1] == 30_000_000
+    assert est.gpus == 1
+    assert est.hours is not None
+    def hours(mfu: float, overhead_min: float) -> float:
+        return 9.636e17 / (mfu * 989e12) / 3600 + overhead_min / 60
+
+    assert est.hours.expected == pytest.approx(hours(default.expected, 10))
+    assert est.hours.low == pytest.approx(hours(default.high, 5))
+    assert est.hours.high == pytest.approx(hours(default.low, 20))
+    assert float(est.training_usd.expected) == pytest.approx(est.hours.expected * 2.69)
+
+    # Hosted, the same 3e7 billed tokens.
+    together = estimate(counts, provider="together", model="llama-3.1-8b-instruct", epochs=3,
+                        catalog=catalog, today=TODAY)
+    assert together.training_usd.expected == Decimal("14.40")
+    fireworks = estimate(counts, provider="fireworks", model="llama-3.1-8b-instruct", epochs=3,
+                         catalog=catalog, today=TODAY)
+    assert (fireworks.training_usd.low, fireworks.training_usd.expected,
+            fireworks.training_usd.high) == (Decimal("10.50"), Decimal("15.00"), Decimal("19.50"))
+    openai = estimate(counts, provider="openai", model="gpt-4.1-mini", epochs=3,
+                      catalog=catalog, today=TODAY)
+    assert openai.training_usd.expected == Decimal("150.00")
+
+
+@pytest.mark.parametrize("form", ["dataset", "path", "records"])
+def test_estimate_and_compare_take_a_dataset_a_path_or_records(
+    catalog: Catalog, repo_root: Path, form: str
+) -> None:
+    import tuneport
+    from tuneport.dataset import Dataset
+
+    path = repo_root / "examples" / "data" / "support_chat.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    data: object = {"dataset": Dataset.from_jsonl(path), "path": str(path),
+                    "records": records}[form]
+    result = tuneport.compare(data, model="llama-3.1-8b-instruct",
+                              providers=["together", "local"], gpus=["H100@runpod-community"],
+                              catalog=catalog, today=TODAY)
+    assert result.examples == 180
+    assert {r.provider for r in result.rows} == {"together", "local"}
+    client = tuneport.Client(provider="together")
+    est = client.estimate(data, model="llama-3.1-8b-instruct", epochs=2, catalog=catalog,
+                          today=TODAY)
+    assert est.examples == 180
+    assert est.epochs == 2
+    together_row = next(r for r in result.rows if r.provider == "together")
+    # Same counts either way: 2 epochs cost twice the provider's default of 1.
+    assert est.training_usd.expected == 2 * together_row.training_usd.expected
+
+
+def test_something_that_is_not_a_dataset_is_a_clear_error(catalog: Catalog) -> None:
+    from tuneport._exceptions import DatasetError
+
+    with pytest.raises(DatasetError, match="list of records"):
+        compare(42, model="llama-3.1-8b-instruct", catalog=catalog, today=TODAY)

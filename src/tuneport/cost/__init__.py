@@ -3,7 +3,8 @@
 * :func:`estimate` - one provider (hosted, or ``local`` for rented GPUs).
 * :func:`compare` - every hosted provider offering the model and every GPU/cloud where it
   fits, cheapest first.
-* :func:`plot_comparison` - a PNG bar chart of a comparison (needs ``tuneport[plot]``).
+* :func:`plot_comparison` / :func:`comparison_figure` - a bar chart of a comparison (PNG or
+  matplotlib figure; needs ``tuneport[plot]``).
 * Pure formulas (:func:`auto_epochs`, :func:`billed_tokens`, :func:`training_flops`,
   :func:`memory_fit` ...) and the estimators on :class:`TokenCounts`
   (:func:`hosted_estimate`, :func:`self_hosted_estimate`) for checking by hand.
@@ -25,7 +26,7 @@ from tuneport.cost._hosted import (
     truncate,
 )
 from tuneport.cost._hosted_estimate import hosted_estimate
-from tuneport.cost._plot import plot_comparison
+from tuneport.cost._plot import comparison_figure, plot_comparison
 from tuneport.cost._selfhosted import (
     GPU_COUNTS,
     MemoryFit,
@@ -64,6 +65,7 @@ __all__ = [
     "auto_epochs",
     "billed_tokens",
     "compare",
+    "comparison_figure",
     "estimate",
     "hosted_estimate",
     "match_gpu",

@@ -8,7 +8,7 @@ from typing import Any
 from tuneport._exceptions import UnsupportedFeatureError
 from tuneport.cost._types import Comparison, CostEstimate
 
-__all__ = ["option_label", "plot_comparison", "usd_text"]
+__all__ = ["comparison_figure", "option_label", "plot_comparison", "usd_text"]
 
 _HOSTED = "#2a9d8f"
 _RENTED = "#457b9d"
@@ -39,35 +39,33 @@ def option_label(row: CostEstimate) -> str:
     return f"{count}{row.gpu} @ {row.cloud}"
 
 
-def plot_comparison(result: Comparison, path: str | Path) -> Path:
-    """Draw each option's training cost into a PNG: cheapest on top, marked.
-
-    A bar spans low to high, a black tick marks the expected cost (written beside it). The
-    axis is logarithmic when the options span more than 30x, so cheap ones stay visible.
-
-    Args:
-        result: the comparison to draw.
-        path: the PNG to write (folders are created).
-
-    Returns:
-        The path written.
-
-    Raises:
-        UnsupportedFeatureError: matplotlib is not installed (``pip install 'tuneport[plot]'``).
-        OSError: the file cannot be written.
-    """
+def _pyplot() -> Any:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
-        from matplotlib.ticker import FuncFormatter
     except ImportError as exc:
         raise UnsupportedFeatureError(
             "Drawing the chart needs matplotlib: pip install 'tuneport[plot]'"
         ) from exc
-    out = Path(path)
+    return plt
+
+
+def comparison_figure(result: Comparison) -> Any:
+    """A matplotlib ``Figure`` of each option's training cost, cheapest on top and marked.
+
+    A bar spans low to high, a black tick marks the expected cost (written beside it). The
+    axis is logarithmic when the options span more than 30x, so cheap ones stay visible.
+    The caller closes it (``matplotlib.pyplot.close(fig)``).
+
+    Raises:
+        UnsupportedFeatureError: matplotlib is not installed (``pip install 'tuneport[plot]'``).
+    """
+    plt = _pyplot()
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
     rows = list(result.rows)
     lows = [float(r.training_usd.low) for r in rows]
     expected = [float(r.training_usd.expected) for r in rows]
@@ -120,9 +118,24 @@ def plot_comparison(result: Comparison, path: str | Path) -> Path:
     fig.text(0.01, 0.005, "* price older than 120 days; serving is billed separately",
              fontsize=7, color="#555555")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
+    return fig
+
+
+def plot_comparison(result: Comparison, path: str | Path) -> Path:
+    """Write :func:`comparison_figure` to a PNG (folders are created).
+
+    Returns:
+        The path written.
+
+    Raises:
+        UnsupportedFeatureError: matplotlib is not installed (``pip install 'tuneport[plot]'``).
+        OSError: the file cannot be written.
+    """
+    out = Path(path)
+    fig = comparison_figure(result)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=120)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
     return out
