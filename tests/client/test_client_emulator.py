@@ -21,7 +21,7 @@ pytest.importorskip("fireworks")
 from typer.testing import CliRunner
 
 from tuneport._client import AsyncClient, Client, ProviderAvailabilityWarning
-from tuneport._exceptions import JobFailedError, MissingCredentialsError
+from tuneport._exceptions import JobFailedError, JobTimeoutError, MissingCredentialsError
 from tuneport._models import EndpointState, JobStatus
 from tuneport.emulator import Emulator, ManualClock, running
 
@@ -361,3 +361,148 @@ def test_openai_wind_down_403_raises_unavailable_and_leaves_no_submission(
         assert remote_jobs(client, "openai") == [job.id]
         (sub,) = client.ledger.submissions("openai")
         assert sub.job_id == job.id
+
+
+# -- deploying and waiting -----------------------------------------------------------------
+
+
+class FakeTime:
+    """A clock that moves only when the client sleeps, moving the emulator's clock too."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self.emu.advance(seconds)
+
+    def attach(self, client: Client) -> None:
+        client._sleep = self.sleep
+        client._clock = lambda: self.now
+
+
+def succeeded_job(emu: Emulator, client: Client, provider: str) -> Any:
+    with windown(provider):
+        job = client.fine_tune(records(), model=MODELS[provider], epochs=1)
+    emu.advance(200)
+    return client.wait(job, poll=1)
+
+
+def deployment_creates(emu: Emulator) -> list[str]:
+    # Fireworks' deploy sends the create again and adopts the 409: count what was made.
+    return [x.path for x in emu.exchanges if x.method == "POST" and x.status == 200
+            and x.path.endswith(("/deployments", "/endpoints"))]
+
+
+@pytest.mark.parametrize("provider", ["together", "fireworks"])
+def test_deploy_waits_until_the_endpoint_is_ready(
+    monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    with emulator(monkeypatch, deploy_seconds=300.0) as emu, \
+            client_for(emu, provider) as client:
+        done = succeeded_job(emu, client, provider)
+        started = client.deploy(done)
+        assert started.state is EndpointState.DEPLOYING
+        assert started.hourly_usd is not None
+        created = deployment_creates(emu)
+
+        time = FakeTime(emu)
+        time.attach(client)
+        with pytest.raises(JobTimeoutError, match="still deploying") as info:
+            client.deploy(done, wait=True, timeout=60, poll=10)
+        assert info.value.job.id == done.id
+        assert time.now == pytest.approx(60)
+
+        ready = client.deploy(done, wait=True, poll=10)
+        assert ready.state is EndpointState.READY
+        assert time.now >= 300
+        assert max(time.sleeps) <= 60  # the default cap between polls
+        # Deploying again (three calls in all) reused the first deployment.
+        assert deployment_creates(emu) == created
+        assert client.endpoint(done).state is EndpointState.READY
+
+
+async def test_async_deploy_waits_without_blocking_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with emulator(monkeypatch, deploy_seconds=300.0) as emu:
+        async with AsyncClient(provider="together") as client:
+            client.sync._sleep = lambda seconds: emu.advance(max(seconds, 1.0))
+            done = succeeded_job(emu, client.sync, "together")
+
+            async def clock_runs() -> None:
+                for _ in range(2000):
+                    emu.advance(5)
+                    await asyncio.sleep(0.002)
+
+            ticking = asyncio.create_task(clock_runs())
+            try:
+                ready = await client.deploy(done, wait=True, poll=0.01, timeout=30)
+            finally:
+                ticking.cancel()
+            assert ready.state is EndpointState.READY
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_wait_backs_off_to_the_cap_and_honours_retry_after(
+    monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    with emulator(monkeypatch, retry_after=7.0, job_seconds=300.0) as emu, \
+            client_for(emu, provider) as client:
+        with windown(provider):
+            job = client.fine_tune(records(), model=MODELS[provider], epochs=1)
+        time = FakeTime(emu)
+        time.attach(client)
+        emu.faults.schedule("rate_limit", provider=provider, method="GET",
+                            path_contains=job.id.rsplit("/", 1)[-1], times=2)
+        done = client.wait(job, poll=2, max_poll=5)
+        assert done.status is JobStatus.SUCCEEDED
+        limited = [x for x in emu.exchanges if x.status == 429]
+        assert len(limited) == 2
+        # The provider's Retry-After (7 s) wins over the 5 s cap, twice; polls stay <= 5 s.
+        assert time.sleeps.count(7.0) == 2
+        polls = [s for s in time.sleeps if s != 7.0]
+        assert max(polls) == 5
+        assert min(polls) == 2
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_wandb_reaches_each_providers_own_integration(emu: Emulator, provider: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuneport._models import WandbConfig
+
+    monkeypatch.setenv("WANDB_API_KEY", "wandb-key-never-logged")
+    sent: list[dict[str, Any]] = []
+
+    def record(request: Any) -> None:
+        if request.method == "POST" and request.url.path.endswith(CREATE_PATH[provider]):
+            sent.append(json.loads(request.content))
+
+    with client_for(emu, provider) as client:
+        adapter: Any = client.adapter()
+        # The SDK's own httpx client: observe the bytes that go on the wire.
+        adapter._client._client.event_hooks["request"].append(record)
+        with windown(provider):
+            client.fine_tune(records(), model=MODELS[provider],
+                             wandb=WandbConfig(project="proj", entity="team", name="run-1"))
+    (body,) = sent
+    if provider == "openai":
+        assert body["integrations"] == [{"type": "wandb", "wandb": {
+            "project": "proj", "entity": "team", "name": "run-1"}}]
+    elif provider == "together":
+        # The SDK's wandb_api_key= goes on the wire as wandb_key (reference/providers.md).
+        assert {k: body[k] for k in body if k.startswith("wandb")} == {
+            "wandb_key": "wandb-key-never-logged", "wandb_project_name": "proj",
+            "wandb_entity": "team", "wandb_name": "run-1"}
+    else:
+        assert body["wandbConfig"] == {"enabled": True, "project": "proj", "entity": "team",
+                                       "runId": "run-1", "apiKey": "wandb-key-never-logged"}
+    # The emulator took the request; what it answers never carries the W&B key.
+    (created,) = [x for x in emu.exchanges
+                  if x.method == "POST" and x.path.endswith(CREATE_PATH[provider])]
+    assert created.status == 200
+    assert "wandb-key-never-logged" not in json.dumps(created.body)
+    assert "wandb-key-never-logged" not in client.ledger.path.read_bytes().decode("latin-1")

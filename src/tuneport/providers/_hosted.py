@@ -36,7 +36,7 @@ from tuneport._exceptions import (
     ServerError,
     TransportError,
 )
-from tuneport._models import JobEvent, WandbConfig
+from tuneport._models import EndpointState, Job, JobEvent, JobStatus, ModelEndpoint, WandbConfig
 
 __all__ = [
     "ForbiddenHook",
@@ -46,6 +46,7 @@ __all__ = [
     "map_errors",
     "money_to_decimal",
     "nano_usd",
+    "not_deployed",
     "parse_time",
     "require_key",
     "retry_after_seconds",
@@ -380,3 +381,43 @@ def serving_hourly_usd(provider: str, hardware: str | None, gpu_count: int = 1) 
         if score > best_score:
             best, best_score = option, score
     return best.usd_per_hour * gpu_count if best is not None else None
+
+
+def not_deployed(
+    provider: str,
+    job: Job,
+    *,
+    base_url: str,
+    hardware: str,
+    what: str,
+    billing: str,
+    api_key: SecretStr,
+) -> ModelEndpoint:
+    """The endpoint of a job whose model no deployment serves (yet).
+
+    Together and Fireworks serve a fine-tuned LoRA only on a dedicated deployment; the
+    note says how to create one and how it is billed, ``hourly_usd`` what it would cost
+    on ``hardware``.
+
+    Args:
+        provider: the adapter's name.
+        job: the job whose model would be served.
+        base_url: the provider's OpenAI-compatible inference root.
+        hardware: the provider's id of the default deployment hardware.
+        what: the provider's word for a deployment ("dedicated endpoint", ...).
+        billing: how it is billed ("per minute until stopped", ...).
+        api_key: the key inference calls will use.
+    """
+    if job.status is JobStatus.SUCCEEDED:
+        note = (
+            f"{provider.capitalize()} serves fine-tuned LoRA models only on a {what}: "
+            f"client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed "
+            f"{billing}."
+        )
+    else:
+        note = f"The job is {job.status.value}; it can be deployed once it succeeded."
+    return ModelEndpoint(
+        provider=provider, model=job.fine_tuned_model or "", base_url=base_url,
+        kind="dedicated", state=EndpointState.NOT_DEPLOYED, base_model=job.base_model,
+        hourly_usd=serving_hourly_usd(provider, hardware), notes=(note,), api_key=api_key,
+    )

@@ -477,18 +477,10 @@ class FireworksProvider(Provider):
                 dep = None
             if dep is not None:
                 return self._endpoint(job, _hosted.dump(dep))
-        note = (
-            "Fireworks serves fine-tuned LoRA models only on a dedicated deployment: "
-            "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
-            "GPU-hour until deleted."
-        )
-        if job.status is not JobStatus.SUCCEEDED:
-            note = f"The job is {job.status.value}; it can be deployed once it succeeded."
-        return ModelEndpoint(
-            provider=self.name, model=model or "", base_url=self.inference_base_url,
-            kind="dedicated", state=EndpointState.NOT_DEPLOYED, base_model=job.base_model,
-            hourly_usd=_hosted.serving_hourly_usd(self.name, DEFAULT_ACCELERATOR),
-            notes=(note,), api_key=self._key,
+        return _hosted.not_deployed(
+            self.name, job, base_url=self.inference_base_url, hardware=DEFAULT_ACCELERATOR,
+            what="dedicated deployment", billing="per GPU-hour until deleted",
+            api_key=self._key,
         )
 
     def deploy(

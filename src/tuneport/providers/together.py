@@ -479,18 +479,9 @@ class TogetherProvider(Provider):
             found = self._find_endpoint(job)
             if found is not None:
                 return self._endpoint(job, found)
-        note = (
-            "Together serves fine-tuned LoRA models only on a dedicated endpoint: "
-            "client.deploy(job) (or tuneport endpoint JOB --deploy) creates one, billed per "
-            "minute until stopped."
-        )
-        if job.status is not JobStatus.SUCCEEDED:
-            note = f"The job is {job.status.value}; it can be deployed once it succeeded."
-        return ModelEndpoint(
-            provider=self.name, model=model or "", base_url=self.inference_base_url,
-            kind="dedicated", state=EndpointState.NOT_DEPLOYED, base_model=job.base_model,
-            hourly_usd=_hosted.serving_hourly_usd(self.name, DEFAULT_HARDWARE),
-            notes=(note,), api_key=self._key,
+        return _hosted.not_deployed(
+            self.name, job, base_url=self.inference_base_url, hardware=DEFAULT_HARDWARE,
+            what="dedicated endpoint", billing="per minute until stopped", api_key=self._key,
         )
 
     def deploy(
