@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -182,22 +183,28 @@ def floor(path: str) -> dict[str, Any]:
                 texts.append(m["role"])
                 texts.append(m["content"])
     encode = enc.encode_ordinary
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     total = sum(len(encode(t)) for t in texts)
-    seconds = time.perf_counter() - t0
-    return {"texts": len(texts), "tokens": total, "encode_seconds": seconds}
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return {"texts": len(texts), "tokens": total, "encode_seconds": seconds,
+            "encode_cpu_seconds": cpu}
 
 
 # -- the driver -------------------------------------------------------------------------------
 
 def _measure(cmd: list[str]) -> dict[str, Any]:
     load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    result: dict[str, Any] = {"seconds": round(wall, 3), "exit_code": proc.returncode,
-                              "load_1min": round(load, 2)}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds of the side, its helper processes included: much less sensitive than the
+    # wall time to other work on a shared machine (but blind to parallelism).
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result: dict[str, Any] = {"seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
+                              "exit_code": proc.returncode, "load_1min": round(load, 2)}
     # The child prints its own peak RSS and its helpers' (ru_maxrss, KiB on Linux).
     for line in err.decode(errors="replace").strip().splitlines():
         if line.startswith("BENCH_MAXRSS_KB="):
@@ -292,6 +299,8 @@ def run_size(n: int, folder: Path, compare: bool, repeat: int, vocab: str) -> di
         floor_s = row["floor"]["encode_seconds"]
         row["ratios"] = {
             "cookbook_over_tuneport": round(row["cookbook"]["seconds"] / t_all, 2),
+            "cookbook_over_tuneport_cpu": round(
+                row["cookbook"]["cpu_seconds"] / row["tuneport"]["cpu_seconds"], 2),
             "cookbook_over_tuneport_openai": round(row["cookbook"]["seconds"] / t_oa, 2),
             "tuneport_over_floor_encode": round(t_all / floor_s, 2),
             "tuneport_openai_over_floor_encode": round(t_oa / floor_s, 2),
