@@ -1,9 +1,10 @@
 """Compare what one fine-tune costs on every provider and on rented GPUs, offline.
 
-Run:  python examples/compare_providers.py [data.jsonl] [model]
+Run:  python examples/compare_providers.py [data.jsonl] [model] [chart.png]
 
 No API key and no network are needed: token counts are computed locally and prices come from
-tuneport's dated catalogs (override them in TUNEPORT_CATALOG_DIR).
+tuneport's dated catalogs (override them in TUNEPORT_CATALOG_DIR). The same comparison on the
+command line: ``tuneport compare data.jsonl --model llama-3.1-8b-instruct --plot chart.png``.
 """
 
 from __future__ import annotations
@@ -11,42 +12,55 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tuneport.cost import compare, estimate
+import tuneport
+from tuneport.cost import plot_comparison
 
 
 def main() -> None:
-    data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "data" / (
-        "support_chat.jsonl"
-    )
+    here = Path(__file__).parent
+    data = Path(sys.argv[1]) if len(sys.argv) > 1 else here / "data" / "support_chat.jsonl"
     model = sys.argv[2] if len(sys.argv) > 2 else "llama-3.1-8b-instruct"
+    chart = Path(sys.argv[3]) if len(sys.argv) > 3 else None
 
-    result = compare(data, model=model, epochs=3, gpus=["H100", "A100-80GB", "L4", "RTX-4090"])
-    print(f"{result.model}: {result.examples} examples, {result.tokens:,} tokens, 3 epochs\n")
+    # A Dataset, a path or a list of records all work; the Dataset is read lazily.
+    ds = tuneport.Dataset.from_jsonl(data)
+    result = tuneport.compare(ds, model=model, epochs=3,
+                              gpus=["H100@runpod-community", "A100-80GB", "L4", "RTX-4090"])
+    print(f"{result.model}: {result.examples} examples, {result.tokens:,} tokens, 3 epochs")
+    print("Training cost, cheapest first (expected, then low-high):")
     for row in result.rows:
-        where = row.provider if row.kind == "hosted" else f"{row.gpus}x {row.gpu} @ {row.cloud}"
+        where = (f"{row.provider} (hosted)" if row.kind == "hosted"
+                 else f"{row.gpus}x {row.gpu} @ {row.cloud}")
         usd = row.training_usd
-        print(f"  {where:36} ${usd.expected:>9.4f}  (${usd.low:.4f} - ${usd.high:.4f})  "
-              f"prices as of {row.as_of}{'  STALE' if row.stale else ''}")
+        stale = "  (price over 120 days old)" if row.stale else ""
+        print(f"  {where:32} ${usd.expected:8.4f}  ${usd.low:.4f}-{usd.high:.4f}  "
+              f"as of {row.as_of}{stale}")
     for skipped in result.skipped:
-        print(f"  left out: {skipped.provider} {skipped.gpu or ''}: {skipped.reason}")
+        where = f"{skipped.provider} {skipped.gpu}" if skipped.gpu else skipped.provider
+        print(f"  left out: {where}: {skipped.reason}")
 
     cheapest = result.cheapest
     if cheapest is not None:
-        print(f"\nCheapest: {cheapest.provider} {cheapest.gpu or ''}".rstrip())
+        name = cheapest.provider if cheapest.gpu is None else f"{cheapest.gpu} @ {cheapest.cloud}"
+        print(f"\nWhy {name} costs what it does:")
         for line in cheapest.lines:
-            print(f"  {line.label}: {line.quantity} {line.unit}")
-        print("Assumptions:")
+            price = f" x ${line.unit_price_usd}" if line.unit_price_usd is not None else ""
+            print(f"  {line.label}: {line.quantity:,} {line.unit}{price}")
         for text in cheapest.assumptions:
-            print(f"  - {text}")
+            print(f"  assumes {text}")
 
-    # One provider in detail, with serving billed separately from training.
-    est = estimate(data, provider="openai", model="gpt-4o-mini", epochs="auto")
+    # One provider in detail through a client: serving is billed separately from training.
+    client = tuneport.Client(provider="openai")
+    est = client.estimate(ds, model="gpt-4o-mini", epochs="auto")
     print(f"\nOpenAI gpt-4o-mini, auto epochs -> {est.epochs}: ${est.training_usd.expected:.4f}")
     if est.serving is not None:
         print(f"  serving: ${est.serving.input_usd_per_1m} in / ${est.serving.output_usd_per_1m} "
               "out per 1M tokens")
     for note in est.notes:
         print(f"  note: {note}")
+
+    if chart is not None:
+        print(f"\nChart written to {plot_comparison(result, chart)}")
 
 
 if __name__ == "__main__":
