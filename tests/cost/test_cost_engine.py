@@ -346,12 +346,12 @@ def test_reference_worked_example_cost_model_section_3(catalog: Catalog) -> None
     assert est.billed_tokens[1] == 30_000_000
     assert est.gpus == 1
     assert est.hours is not None
-    def hours(mfu: float, overhead_min: float) -> float:
+    def h100_hours(mfu: float, overhead_min: float) -> float:
         return 9.636e17 / (mfu * 989e12) / 3600 + overhead_min / 60
 
-    assert est.hours.expected == pytest.approx(hours(default.expected, 10))
-    assert est.hours.low == pytest.approx(hours(default.high, 5))
-    assert est.hours.high == pytest.approx(hours(default.low, 20))
+    assert est.hours.expected == pytest.approx(h100_hours(default.expected, 10))
+    assert est.hours.low == pytest.approx(h100_hours(default.high, 5))
+    assert est.hours.high == pytest.approx(h100_hours(default.low, 20))
     assert float(est.training_usd.expected) == pytest.approx(est.hours.expected * 2.69)
 
     # Hosted, the same 3e7 billed tokens.

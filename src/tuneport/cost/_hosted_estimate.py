@@ -93,6 +93,18 @@ def _method_price(entry: ModelEntry, provider: ProviderCatalog, method: str) -> 
     )
 
 
+def _priced_tokens(label: str, tokens: int, price: MethodPrice) -> CostLine:
+    return CostLine(
+        label=label,
+        quantity=Decimal(tokens),
+        unit="tokens",
+        unit_price_usd=price.usd_per_1m,
+        amount_usd=token_cost(tokens, price.usd_per_1m),
+        as_of=price.as_of,
+        source=price.source,
+    )
+
+
 def hosted_estimate(
     counts: TokenCounts,
     provider: ProviderCatalog,
@@ -145,28 +157,13 @@ def hosted_estimate(
             unit="tokens",
         ),
         CostLine(label="epochs", quantity=Decimal(n_epochs), unit="epochs"),
-        CostLine(
-            label="billed training tokens",
-            quantity=Decimal(parts.billed_training),
-            unit="tokens",
-            unit_price_usd=price.usd_per_1m,
-            amount_usd=token_cost(parts.billed_training, price.usd_per_1m),
-            as_of=price.as_of,
-            source=price.source,
-        ),
+        _priced_tokens("billed training tokens", parts.billed_training, price),
     ]
     if n_val:
-        lines.append(
-            CostLine(
-                label=f"validation tokens billed ({provider.validation_billing})",
-                quantity=Decimal(parts.billed_validation),
-                unit="tokens",
-                unit_price_usd=price.usd_per_1m,
-                amount_usd=token_cost(parts.billed_validation, price.usd_per_1m),
-                as_of=price.as_of,
-                source=price.source,
-            )
-        )
+        lines.append(_priced_tokens(
+            f"validation tokens billed ({provider.validation_billing})",
+            parts.billed_validation, price,
+        ))
     if price.min_charge_usd is not None:
         applied = amounts[1] == price.min_charge_usd and token_cost(
             parts.total, price.usd_per_1m
