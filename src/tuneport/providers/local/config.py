@@ -36,7 +36,7 @@ class TrainConfig(BaseModel):
     target_modules: list[str] | str | None = None
     max_seq_len: int | None = None
     over_length: Literal["truncate", "drop"] = "truncate"
-    tokens_per_micro_batch: int = 4096
+    tokens_per_micro_batch: int | None = None
     validation_split: float | None = None
     max_steps: int | None = None
     warmup_ratio: float = 0.05

@@ -216,6 +216,9 @@ class _Run:
         precision = cfg.mixed_precision
         if precision == "auto":
             precision = "bf16" if on_gpu and torch.cuda.is_bf16_supported() else "no"
+        # Activation memory grows with the packed row; on CPU, 1k-token rows keep the
+        # matrix products efficient while cutting peak memory (measured on SmolLM2-135M).
+        self.tokens_per_row = cfg.tokens_per_micro_batch or (8192 if on_gpu else 1024)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
         self.precision = precision
 
@@ -371,7 +374,7 @@ class _Run:
     def _micro_batches(self, step_indices: list[int],
                        examples: list[TokenizedExample]) -> list[Any]:
         mine = step_indices[self.dist.rank:: self.dist.world]
-        groups = group_micro_batches(examples, mine, self.config.tokens_per_micro_batch)
+        groups = group_micro_batches(examples, mine, self.tokens_per_row)
         return [pack(examples, group) for group in groups]
 
     def _loss(self, batch: Any) -> Any:
