@@ -13,6 +13,8 @@ pytest.importorskip("uvicorn")
 
 from tuneport.emulator import Emulator, ManualClock, running
 
+from . import spec_validator
+
 JOB_SECONDS = 100.0
 
 
@@ -27,10 +29,17 @@ def chat_line(i: int) -> str:
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    """An emulator whose jobs take 100 s on a clock the test moves."""
+    """An emulator whose jobs take 100 s on a clock the test moves.
+
+    After the test, every answer it gave is held to ``shared/specs`` (see
+    ``spec_validator``), so each contract test is also a schema test.
+    """
     with running(clock=ManualClock(), job_seconds=JOB_SECONDS, file_seconds=1.0,
                  deploy_seconds=5.0, retry_after=0.05, timeout_seconds=2.0) as emulator:
         yield emulator
+    if spec_validator.SPECS.is_dir():
+        for exchange in emulator.exchanges:
+            spec_validator.check_exchange(exchange)
 
 
 @pytest.fixture

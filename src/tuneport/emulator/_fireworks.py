@@ -346,11 +346,10 @@ async def _job_action(state: EmulatorState, request: Request) -> Any:
         if snap.phase not in ("paused", "failed"):
             raise ApiError(400, f"job {job_id} is {_STATE[snap.phase]}; only a paused or "
                                 "failed job can be resumed")
-        if snap.phase == "failed":
-            # Resuming a failed job retries it from its last progress.
-            record["_emu"]["fail"] = None
-            life.pause(record["_emu"], state.now())
-        life.resume(record["_emu"], state.now())
+        if snap.phase == "failed":  # resuming a failed job retries it from where it failed
+            life.retry_failed(record["_emu"], state.now())
+        else:
+            life.resume(record["_emu"], state.now())
         state.store.put(P, "job", f"{account}/{job_id}", record)
         return _job_view(state, record)
     raise ApiError(404, f"unknown method :{verb}")

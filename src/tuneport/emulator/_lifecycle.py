@@ -151,6 +151,16 @@ def resume(tl: dict[str, Any], now: float) -> None:
         tl["paused"] = False
 
 
+def retry_failed(tl: dict[str, Any], now: float) -> None:
+    """Restart a randomly failed job at ``now`` from where it failed (not from the start)."""
+    if tl["fail"] == "random":
+        failed_at = wall_time(tl, FAIL_RANDOM_AT * float(tl["seconds"]))
+        tl["fail"] = None
+        tl["segments"][-1][2] = failed_at
+        tl["paused"] = True
+        resume(tl, now)
+
+
 def cancel(tl: dict[str, Any], now: float) -> None:
     """Stop the job for good; it settles as cancelled after a short grace period."""
     if tl["cancelled_at"] is None:
