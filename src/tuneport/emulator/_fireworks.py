@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -18,7 +19,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tuneport.emulator import _lifecycle as life
-from tuneport.emulator._core import ApiError, EmulatorState, form_fields, json_body, make_route
+from tuneport.emulator._core import (
+    ApiError,
+    EmulatorState,
+    Handler,
+    form_fields,
+    json_body,
+    make_route,
+)
 from tuneport.emulator._training_files import parse_training_file
 
 __all__ = ["BASE_MODELS", "routes"]
@@ -52,6 +60,60 @@ def _split(name: str) -> tuple[str, str | None]:
     return rid, verb or None
 
 
+# Each kind of record: (its resource name under accounts/{a}/, its type in error messages).
+_KINDS = {"dataset": ("datasets", "dataset"),
+          "job": ("supervisedFineTuningJobs", "supervisedFineTuningJob"),
+          "deployment": ("deployments", "deployment"),
+          "deployed_model": ("deployedModels", "deployedModel")}
+
+
+def _fetch(state: EmulatorState, kind: str, account: str, rid: str) -> dict[str, Any]:
+    """A record of ``kind`` by account and id, or the service's 404."""
+    record = state.store.get(P, kind, f"{account}/{rid}")
+    if record is None:
+        collection, type_name = _KINDS[kind]
+        raise ApiError(404, f"{type_name} accounts/{account}/{collection}/{rid} not found")
+    return record
+
+
+View = Callable[[EmulatorState, dict[str, Any]], dict[str, Any]]
+
+
+def _read_and_delete(kind: str, param: str, view: View) -> tuple[Handler, Handler]:
+    """The ``GET`` and ``DELETE`` handlers of one resource (``DELETE`` answers ``{}``)."""
+
+    async def read(state: EmulatorState, request: Request) -> Any:
+        rid, verb = _split(request.path_params[param])
+        if verb:
+            raise ApiError(404, f"unknown method GET :{verb}")
+        return view(state, _fetch(state, kind, request.path_params["account_id"], rid))
+
+    async def delete(state: EmulatorState, request: Request) -> Any:
+        account = request.path_params["account_id"]
+        rid, _ = _split(request.path_params[param])
+        _fetch(state, kind, account, rid)
+        state.store.delete(P, kind, f"{account}/{rid}")
+        return {}
+
+    return read, delete
+
+
+def _lister(kind: str, view: View) -> Handler:
+    """The list handler of one resource: the account's records, paged by ``pageToken``."""
+    key = _KINDS[kind][0]
+
+    async def list_all(state: EmulatorState, request: Request) -> Any:
+        account = request.path_params["account_id"]
+        items = [view(state, r) for r in state.store.list(P, kind)
+                 if r["name"].startswith(f"accounts/{account}/")]
+        if "desc" in (request.query_params.get("orderBy") or ""):
+            items.reverse()
+        page, token, total = _page(request, items)
+        return {key: page, "nextPageToken": token, "totalSize": total}
+
+    return list_all
+
+
 # -- datasets ----------------------------------------------------------------------------
 
 def _dataset_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
@@ -64,10 +126,7 @@ def _dataset_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any
 
 
 def _get_dataset(state: EmulatorState, account: str, did: str) -> dict[str, Any]:
-    record = state.store.get(P, "dataset", f"{account}/{did}")
-    if record is None:
-        raise ApiError(404, f"dataset accounts/{account}/datasets/{did} not found")
-    return record
+    return _fetch(state, "dataset", account, did)
 
 
 async def _create_dataset(state: EmulatorState, request: Request) -> Any:
@@ -101,22 +160,6 @@ def _ingest(state: EmulatorState, account: str, did: str, record: dict[str, Any]
     record["updateTime"] = state.iso(state.now())
     state.store.put_blob(P, f"{account}/{did}", data)
     state.store.put(P, "dataset", f"{account}/{did}", record)
-
-
-async def _dataset_get(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    did, verb = _split(request.path_params["name"])
-    if verb:
-        raise ApiError(404, f"unknown method GET :{verb}")
-    return _dataset_view(state, _get_dataset(state, account, did))
-
-
-async def _dataset_delete(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    did, _ = _split(request.path_params["name"])
-    _get_dataset(state, account, did)
-    state.store.delete(P, "dataset", f"{account}/{did}")
-    return {}
 
 
 async def _dataset_action(state: EmulatorState, request: Request) -> Any:
@@ -176,14 +219,6 @@ async def _signed_put(state: EmulatorState, request: Request) -> Any:
                         status_code=400, media_type="application/xml")
     state.store.put_blob(P, f"{key}:pending", data)
     return Response(status_code=200)
-
-
-async def _list_datasets(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    items = [_dataset_view(state, d) for d in state.store.list(P, "dataset")
-             if d["name"].startswith(f"accounts/{account}/")]
-    page, token, total = _page(request, items)
-    return {"datasets": page, "nextPageToken": token, "totalSize": total}
 
 
 def _page(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str, int]:
@@ -308,27 +343,7 @@ def _job_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _get_job(state: EmulatorState, account: str, job_id: str) -> dict[str, Any]:
-    record = state.store.get(P, "job", f"{account}/{job_id}")
-    if record is None:
-        raise ApiError(404, f"supervisedFineTuningJob accounts/{account}/"
-                            f"supervisedFineTuningJobs/{job_id} not found")
-    return record
-
-
-async def _job_get(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    job_id, verb = _split(request.path_params["name"])
-    if verb:
-        raise ApiError(404, f"unknown method GET :{verb}")
-    return _job_view(state, _get_job(state, account, job_id))
-
-
-async def _job_delete(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    job_id, _ = _split(request.path_params["name"])
-    _get_job(state, account, job_id)
-    state.store.delete(P, "job", f"{account}/{job_id}")
-    return {}
+    return _fetch(state, "job", account, job_id)
 
 
 async def _job_action(state: EmulatorState, request: Request) -> Any:
@@ -353,16 +368,6 @@ async def _job_action(state: EmulatorState, request: Request) -> Any:
         state.store.put(P, "job", f"{account}/{job_id}", record)
         return _job_view(state, record)
     raise ApiError(404, f"unknown method :{verb}")
-
-
-async def _list_jobs(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    items = [_job_view(state, j) for j in state.store.list(P, "job")
-             if j["name"].startswith(f"accounts/{account}/")]
-    if "desc" in (request.query_params.get("orderBy") or ""):
-        items.reverse()
-    page, token, total = _page(request, items)
-    return {"supervisedFineTuningJobs": page, "nextPageToken": token, "totalSize": total}
 
 
 async def _estimate(state: EmulatorState, request: Request) -> Any:
@@ -432,30 +437,7 @@ async def _create_deployment(state: EmulatorState, request: Request) -> Any:
 
 
 def _get_deployment(state: EmulatorState, account: str, did: str) -> dict[str, Any]:
-    record = state.store.get(P, "deployment", f"{account}/{did}")
-    if record is None:
-        raise ApiError(404, f"deployment accounts/{account}/deployments/{did} not found")
-    return record
-
-
-async def _deployment_get(state: EmulatorState, request: Request) -> Any:
-    p = request.path_params
-    return _deployment_view(state, _get_deployment(state, p["account_id"], p["deployment_id"]))
-
-
-async def _deployment_delete(state: EmulatorState, request: Request) -> Any:
-    p = request.path_params
-    _get_deployment(state, p["account_id"], p["deployment_id"])
-    state.store.delete(P, "deployment", f"{p['account_id']}/{p['deployment_id']}")
-    return {}
-
-
-async def _list_deployments(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    items = [_deployment_view(state, d) for d in state.store.list(P, "deployment")
-             if d["name"].startswith(f"accounts/{account}/")]
-    page, token, total = _page(request, items)
-    return {"deployments": page, "nextPageToken": token, "totalSize": total}
+    return _fetch(state, "deployment", account, did)
 
 
 def _deployed_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
@@ -490,34 +472,6 @@ async def _load_lora(state: EmulatorState, request: Request) -> Any:
     return _deployed_view(state, record)
 
 
-def _get_deployed(state: EmulatorState, request: Request) -> dict[str, Any]:
-    p = request.path_params
-    record = state.store.get(P, "deployed_model", f"{p['account_id']}/{p['deployed_model_id']}")
-    if record is None:
-        raise ApiError(404, f"deployedModel {p['deployed_model_id']} not found")
-    return record
-
-
-async def _deployed_get(state: EmulatorState, request: Request) -> Any:
-    return _deployed_view(state, _get_deployed(state, request))
-
-
-async def _deployed_delete(state: EmulatorState, request: Request) -> Any:
-    record = _get_deployed(state, request)
-    p = request.path_params
-    state.store.delete(P, "deployed_model", f"{p['account_id']}/{p['deployed_model_id']}")
-    del record
-    return {}
-
-
-async def _list_deployed(state: EmulatorState, request: Request) -> Any:
-    account = request.path_params["account_id"]
-    items = [_deployed_view(state, d) for d in state.store.list(P, "deployed_model")
-             if d["name"].startswith(f"accounts/{account}/")]
-    page, token, total = _page(request, items)
-    return {"deployedModels": page, "nextPageToken": token, "totalSize": total}
-
-
 def _is_ready(state: EmulatorState, model: str) -> bool:
     if model.startswith("accounts/fireworks/models/") and \
             model.rsplit("/", 1)[-1] in BASE_MODELS:
@@ -547,27 +501,33 @@ def routes(state: EmulatorState) -> list[Route]:
     """The routes, relative to ``/fireworks``."""
     acct = "/v1/accounts/{account_id}"
     sft = acct + "/supervisedFineTuningJobs"
+    dataset_get, dataset_delete = _read_and_delete("dataset", "name", _dataset_view)
+    job_get, job_delete = _read_and_delete("job", "name", _job_view)
+    deployment_get, deployment_delete = _read_and_delete("deployment", "deployment_id",
+                                                         _deployment_view)
+    deployed_get, deployed_delete = _read_and_delete("deployed_model", "deployed_model_id",
+                                                     _deployed_view)
     table: list[tuple[str, list[str], Any, bool]] = [
         (acct + "/datasets", ["POST"], _create_dataset, False),
-        (acct + "/datasets", ["GET"], _list_datasets, False),
-        (acct + "/datasets/{name}", ["GET"], _dataset_get, False),
-        (acct + "/datasets/{name}", ["DELETE"], _dataset_delete, False),
+        (acct + "/datasets", ["GET"], _lister("dataset", _dataset_view), False),
+        (acct + "/datasets/{name}", ["GET"], dataset_get, False),
+        (acct + "/datasets/{name}", ["DELETE"], dataset_delete, False),
         (acct + "/datasets/{name}", ["POST"], _dataset_action, False),
         (sft + ":estimateCost", ["POST"], _estimate, False),
         (sft, ["POST"], _create_job, True),
-        (sft, ["GET"], _list_jobs, False),
-        (sft + "/{name}", ["GET"], _job_get, False),
-        (sft + "/{name}", ["DELETE"], _job_delete, False),
+        (sft, ["GET"], _lister("job", _job_view), False),
+        (sft + "/{name}", ["GET"], job_get, False),
+        (sft + "/{name}", ["DELETE"], job_delete, False),
         (sft + "/{name}", ["POST"], _job_action, False),
         (acct + "/models/{model_id}", ["GET"], _get_model, False),
         (acct + "/deployments", ["POST"], _create_deployment, False),
-        (acct + "/deployments", ["GET"], _list_deployments, False),
-        (acct + "/deployments/{deployment_id}", ["GET"], _deployment_get, False),
-        (acct + "/deployments/{deployment_id}", ["DELETE"], _deployment_delete, False),
+        (acct + "/deployments", ["GET"], _lister("deployment", _deployment_view), False),
+        (acct + "/deployments/{deployment_id}", ["GET"], deployment_get, False),
+        (acct + "/deployments/{deployment_id}", ["DELETE"], deployment_delete, False),
         (acct + "/deployedModels", ["POST"], _load_lora, False),
-        (acct + "/deployedModels", ["GET"], _list_deployed, False),
-        (acct + "/deployedModels/{deployed_model_id}", ["GET"], _deployed_get, False),
-        (acct + "/deployedModels/{deployed_model_id}", ["DELETE"], _deployed_delete, False),
+        (acct + "/deployedModels", ["GET"], _lister("deployed_model", _deployed_view), False),
+        (acct + "/deployedModels/{deployed_model_id}", ["GET"], deployed_get, False),
+        (acct + "/deployedModels/{deployed_model_id}", ["DELETE"], deployed_delete, False),
         ("/v1/chat/completions", ["POST"], _chat, False),
     ]
     out = [make_route(state, P, path, methods, handler, creates_job=creates)

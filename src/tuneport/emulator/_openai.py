@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -354,37 +355,36 @@ async def _list_jobs(state: EmulatorState, request: Request) -> Any:
     return {"object": "list", "data": [_job_view(state, j) for j in page], "has_more": has_more}
 
 
-async def _cancel_job(state: EmulatorState, request: Request) -> Any:
+def _change_job(state: EmulatorState, request: Request, *, allowed: tuple[life.Phase, ...],
+                refusal: str, change: Callable[[dict[str, Any], float], None]) -> dict[str, Any]:
+    """Apply ``change`` to the job's timeline if its phase is ``allowed``, else a 400."""
     record = _get_job(state, request.path_params["job_id"])
     snap = life.snapshot(record["_emu"], state.now())
-    if snap.terminal or snap.phase == "cancelling":
-        raise ApiError(400, f"Job {record['id']} has already {_STATUS[snap.phase]}; "
-                            "it cannot be cancelled.", param="fine_tuning_job_id")
-    life.cancel(record["_emu"], state.now())
+    if snap.phase not in allowed:
+        raise ApiError(400, refusal.format(id=record["id"], status=_STATUS[snap.phase]),
+                       param="fine_tuning_job_id")
+    change(record["_emu"], state.now())
     state.store.put(P, "job", record["id"], record)
     return _job_view(state, record)
+
+
+async def _cancel_job(state: EmulatorState, request: Request) -> Any:
+    return _change_job(state, request, allowed=("validating", "queued", "running", "finishing",
+                                                "paused"),
+                       refusal="Job {id} has already {status}; it cannot be cancelled.",
+                       change=life.cancel)
 
 
 async def _pause_job(state: EmulatorState, request: Request) -> Any:
-    record = _get_job(state, request.path_params["job_id"])
-    snap = life.snapshot(record["_emu"], state.now())
-    if snap.phase not in ("running", "finishing"):
-        raise ApiError(400, f"Job {record['id']} is {_STATUS[snap.phase]}; only a running job "
-                            "can be paused.", param="fine_tuning_job_id")
-    life.pause(record["_emu"], state.now())
-    state.store.put(P, "job", record["id"], record)
-    return _job_view(state, record)
+    return _change_job(state, request, allowed=("running", "finishing"),
+                       refusal="Job {id} is {status}; only a running job can be paused.",
+                       change=life.pause)
 
 
 async def _resume_job(state: EmulatorState, request: Request) -> Any:
-    record = _get_job(state, request.path_params["job_id"])
-    snap = life.snapshot(record["_emu"], state.now())
-    if snap.phase != "paused":
-        raise ApiError(400, f"Job {record['id']} is {_STATUS[snap.phase]}; only a paused job "
-                            "can be resumed.", param="fine_tuning_job_id")
-    life.resume(record["_emu"], state.now())
-    state.store.put(P, "job", record["id"], record)
-    view = _job_view(state, record)
+    view = _change_job(state, request, allowed=("paused",),
+                       refusal="Job {id} is {status}; only a paused job can be resumed.",
+                       change=life.resume)
     # Like the real service, a resumed job first goes back to the queue.
     view["status"] = "queued"
     return view
