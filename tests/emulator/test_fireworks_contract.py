@@ -76,6 +76,19 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
     addressed = f"{model}#accounts/{ACCOUNT}/deployments/base-dep"
     assert c.chat.completions.create(
         model=addressed, messages=[{"role": "user", "content": "x"}]).choices
+    deployed_id = str(loaded.name).rsplit("/", 1)[-1]
+    assert c.lora.get(deployed_id).state == "DEPLOYED"
+    assert [d.name for d in c.lora.list()] == [loaded.name]
+    assert sorted(str(d.name).rsplit("/", 1)[-1] for d in c.deployments.list()) == [
+        "base-dep", "support-dep"]
+    c.lora.unload(deployed_id)
+    with pytest.raises(fireworks.NotFoundError):
+        c.chat.completions.create(model=addressed, messages=[{"role": "user", "content": "x"}])
+    c.deployments.delete("support-dep")
+    with pytest.raises(fireworks.NotFoundError):
+        c.deployments.get("support-dep")
+    with pytest.raises(fireworks.NotFoundError):
+        c.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
 
 
 def test_duplicate_job_id_is_a_conflict(emu: Emulator, train_file: Path) -> None:

@@ -82,6 +82,15 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
     reply = c.chat.completions.create(model="support-bot",
                                       messages=[{"role": "user", "content": "hello"}])
     assert "hello" in (reply.choices[0].message.content or "")
+    assert [e.id for e in c.endpoints.list().data] == [endpoint.id]
+    assert c.endpoints.retrieve(endpoint.id).name == "support-bot"
+    assert [d.id for d in c.endpoints.deployments.list(endpoint.id).data] == [dep.id]
+    c.endpoints.deployments.delete(dep.id, endpoint_id=endpoint.id)
+    with pytest.raises(together.InternalServerError):  # no ready deployment any more
+        c.chat.completions.create(model="support-bot",
+                                  messages=[{"role": "user", "content": "hello"}])
+    c.endpoints.delete(endpoint.id)
+    assert c.endpoints.list().data == []
 
 
 def test_estimate_and_limits(emu: Emulator, train_file: Path) -> None:
