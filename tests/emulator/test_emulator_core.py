@@ -74,3 +74,33 @@ def test_only_loopback() -> None:
         pass
     with pytest.raises(ValueError, match="fail_rate"):
         EmulatorConfig(fail_rate=-1).check()
+
+
+def test_http_controls_for_an_emulator_in_another_process() -> None:
+    import httpx2
+
+    with running(clock=ManualClock(start=1000.0)) as emu:
+        control = emu.url + "/_emulator"
+        assert httpx2.get(control + "/health").json() == {"status": "ok", "now": 1000.0}
+        assert httpx2.post(control + "/clock/advance", json={"seconds": 30}).json() == {
+            "now": 1030.0}
+        assert httpx2.post(control + "/clock/advance", json={"seconds": -1}).status_code == 400
+        assert httpx2.post(control + "/clock/advance", content=b"{oops").status_code == 400
+        scheduled = httpx2.post(control + "/faults", json={"kind": "unavailable",
+                                                           "provider": "openai"})
+        assert scheduled.json() == {"scheduled": True}
+        with pytest.raises(openai.InternalServerError):
+            _client(emu.openai_base_url, emu.api_key).fine_tuning.jobs.list()
+        refused = httpx2.post(control + "/faults", json={"kind": "meteor"})
+        assert refused.status_code == 400
+        assert "unknown fault kind" in refused.json()["error"]
+        assert httpx2.post(control + "/faults", json={}).status_code == 400
+    with running() as emu:  # the wall clock cannot be moved
+        assert httpx2.post(emu.url + "/_emulator/clock/advance",
+                           json={"seconds": 1}).status_code == 409
+
+
+def test_listens_on_loopback_only() -> None:
+    with running() as emu:
+        assert emu.url.startswith("http://127.0.0.1:")
+        assert emu.env()["OPENAI_BASE_URL"] == emu.url + "/openai/v1"

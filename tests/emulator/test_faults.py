@@ -82,6 +82,8 @@ def test_rate_limit_429_with_retry_after(emu: Emulator, provider: str) -> None:
         sdk.list_jobs(sdk.client(emu))
     assert exc.value.status_code == 429
     assert exc.value.response.headers["retry-after"] == "0.05"
+    if provider == "openai":
+        assert exc.value.response.headers["retry-after-ms"] == "50"
     assert "Rate limit" in _error_message(provider, exc.value.body)
     # With retries on, the SDK waits what Retry-After asks (0.05 s here), far less than its
     # own back-off (at least ~0.4 s), and then succeeds.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.applications import Starlette
@@ -12,10 +13,19 @@ from starlette.routing import Mount, Route
 from tuneport.emulator import _fireworks, _openai, _together
 from tuneport.emulator._clock import ManualClock
 from tuneport.emulator._core import EmulatorState
+from tuneport.emulator._faults import FAULT_KINDS
 
 __all__ = ["PREFIXES", "build_app"]
 
 PREFIXES = {"openai": "/openai/v1", "together": "/together", "fireworks": "/fireworks"}
+
+
+async def _control_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    body = json.loads(raw) if raw else {}
+    if not isinstance(body, dict):
+        raise ValueError("send a JSON object")
+    return body
 
 
 def _control_routes(state: EmulatorState) -> list[Route]:
@@ -26,21 +36,31 @@ def _control_routes(state: EmulatorState) -> list[Route]:
         if not isinstance(state.clock, ManualClock):
             return JSONResponse({"error": "the emulator runs on the wall clock; start it with "
                                           "a manual clock to advance time"}, status_code=409)
-        body: dict[str, Any] = await request.json()
-        return JSONResponse({"now": state.clock.advance(float(body.get("seconds", 0)))})
+        try:
+            seconds = float((await _control_body(request)).get("seconds", 0))
+            return JSONResponse({"now": state.clock.advance(seconds)})
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": f"send {{\"seconds\": N}} with N >= 0 ({exc})"},
+                                status_code=400)
 
     async def faults(request: Request) -> JSONResponse:
-        body = await request.json()
         try:
+            body = await _control_body(request)
             state.faults.schedule(str(body["kind"]), provider=body.get("provider"),
                                   path_contains=body.get("path_contains"),
                                   method=body.get("method"), times=int(body.get("times", 1)))
-        except (KeyError, ValueError) as exc:
+        except KeyError:
+            return JSONResponse({"error": "send {\"kind\": K} with K one of "
+                                          f"{', '.join(FAULT_KINDS)}"}, status_code=400)
+        except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"scheduled": True})
 
     async def openai_fine_tuning(request: Request) -> JSONResponse:
-        body = await request.json() if await request.body() else {}
+        try:
+            body: dict[str, Any] | None = await _control_body(request)
+        except ValueError:
+            body = None
         closed = body.get("closed", True) if isinstance(body, dict) else None
         if not isinstance(closed, bool):
             return JSONResponse({"error": "send {\"closed\": true} or {\"closed\": false}"},

@@ -249,7 +249,7 @@ def make_route(state: EmulatorState, provider: str, path: str, methods: list[str
                 fault = state.faults.draw(provider, request.method, request.url.path,
                                           creates_job=creates_job)
                 if fault in ("rate_limit", "server_error", "unavailable"):
-                    raise _fault_error(state, fault)
+                    raise _fault_error(state, provider, fault)
             result = await handler(state, request)
             response = result if isinstance(result, Response) else JSONResponse(result)
             body: Any = result if not isinstance(result, Response) else None
@@ -276,11 +276,14 @@ async def _sleep_unless_stopping(state: EmulatorState, seconds: float) -> None:
         await asyncio.sleep(min(left, 0.05))
 
 
-def _fault_error(state: EmulatorState, fault: str) -> ApiError:
+def _fault_error(state: EmulatorState, provider: str, fault: str) -> ApiError:
     if fault == "rate_limit":
+        wait = state.config.retry_after
+        headers = {"retry-after": _seconds_text(wait)}
+        if provider == "openai":  # OpenAI also says it in milliseconds (read first by SDKs)
+            headers["retry-after-ms"] = str(round(wait * 1000))
         return ApiError(429, "Rate limit reached for requests. Please try again later.",
-                        code="rate_limit_exceeded",
-                        headers={"retry-after": _seconds_text(state.config.retry_after)})
+                        code="rate_limit_exceeded", headers=headers)
     if fault == "unavailable":
         return ApiError(503, "The server is overloaded or not ready yet.",
                         code="service_unavailable")
