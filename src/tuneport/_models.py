@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 if TYPE_CHECKING:
     import openai
@@ -274,6 +274,45 @@ class ModelEndpoint(_Model):
     base_model: str | None = None
     notes: tuple[str, ...] = ()
     api_key: SecretStr | None = Field(default=None, repr=False, exclude=True)
+    _local_model: Any = PrivateAttr(default=None)
+
+    def chat(self, messages: list[dict[str, Any]], *, max_tokens: int = 128,
+             temperature: float = 0.0, **kwargs: Any) -> str:
+        """Send one chat conversation to this model and return the reply text.
+
+        The same call for every backend: a local endpoint answers in this process (the base
+        model and adapter load once per endpoint object); hosted endpoints go through
+        :meth:`openai_client`, so they must be deployed (``state`` ready) first.
+
+        Args:
+            messages: OpenAI-style ``{"role", "content"}`` messages.
+            max_tokens: the most new tokens to generate.
+            temperature: sampling temperature; 0 is greedy.
+            **kwargs: passed on to ``chat.completions.create`` (hosted) or
+                ``LocalModel.chat`` (local).
+        """
+        if self.kind == "local":
+            from tuneport.providers.local.serving import LocalModel
+
+            if self._local_model is None:
+                self._local_model = LocalModel.from_endpoint(self)
+            text: str = self._local_model.chat(
+                messages, max_tokens=max_tokens, temperature=temperature, **kwargs
+            ).text
+            return text
+        if self.state is not EndpointState.READY:
+            from tuneport._exceptions import ConfigError
+
+            raise ConfigError(
+                f"The {self.provider} endpoint for {self.model!r} is {self.state.value}; "
+                "deploy it first (client.deploy(job, wait=True) or tuneport endpoint JOB "
+                "--deploy)."
+            )
+        response = self.openai_client().chat.completions.create(
+            model=self.model, messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens, temperature=temperature, **kwargs,
+        )
+        return response.choices[0].message.content or ""
 
     def openai_client(self, **kwargs: Any) -> openai.OpenAI:
         """A ready ``openai.OpenAI`` client pointed at this endpoint.

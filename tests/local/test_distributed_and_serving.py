@@ -12,8 +12,8 @@ from pathlib import Path
 
 import openai
 import pytest
+from local_helpers import log_of, start, wait
 from rich.console import Console
-from tests.local.local_helpers import log_of, start, wait
 
 from tuneport._models import Job, JobStatus
 from tuneport.providers.local import LocalModel, LocalProvider

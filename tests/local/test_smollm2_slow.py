@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.local.local_helpers import log_of, start, wait
+from local_helpers import log_of, start, wait
 
 from tuneport._models import JobStatus
 from tuneport.providers.local import LocalModel, LocalProvider

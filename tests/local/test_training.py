@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 import pytest
+from local_helpers import log_of, start, wait
 from safetensors.torch import load_file
-from tests.local.local_helpers import log_of, start, wait
 
 from tuneport._exceptions import NotFoundError
 from tuneport._models import JobStatus, WandbConfig
@@ -58,6 +58,10 @@ def test_lora_run_succeeds_with_falling_loss(provider: LocalProvider, home: Path
     assert endpoint.adapter_path == adapter
     assert endpoint.base_model == str(tiny_model_path)
     assert endpoint.model == job.id
+    # The endpoint's own chat helper answers in-process with base model + adapter.
+    reply = endpoint.chat([{"role": "user", "content": "Say hello to the cow."}], max_tokens=8)
+    assert isinstance(reply, str)
+    assert reply.strip()
     assert [j.id for j in provider.list_jobs()] == [job.id]
     events_after = provider.events(job.id, after=provider.events(job.id)[-2].id)
     assert len(events_after) == 1

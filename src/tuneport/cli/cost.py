@@ -206,9 +206,6 @@ def print_comparison(result: Comparison, console: Console) -> None:
     ])
 
 
-# The local demo prints its comparison with this name.
-_print_comparison = print_comparison
-
 
 def _quantity_text(quantity: Decimal, unit: str) -> str:
     value = float(quantity)

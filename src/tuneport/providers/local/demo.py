@@ -69,20 +69,16 @@ def compare_costs(dataset: Any, console: Any) -> None:
     """Step 2: the hosted vs self-hosted cost table (skipped with a note if unavailable)."""
     console.print(f"[bold]2. Cost[/] of this dataset on {DEMO_COMPARE_MODEL} "
                   "(hosted vs self-hosted):")
-    try:
-        import tuneport
+    import tuneport
+    from tuneport.cli.cost import print_comparison
 
+    try:
         comparison = tuneport.compare(dataset, model=DEMO_COMPARE_MODEL)
-    except Exception as exc:  # the cost table is informative only; never stop the demo
+    except tuneport.TuneportError as exc:  # informative only: the demo goes on without it
         console.print(f"   (cost comparison unavailable: {exc})")
         return
-    try:
-        # The same table as `tuneport compare` prints.
-        from tuneport.cli.cost import _print_comparison
-
-        _print_comparison(comparison, console)
-    except ImportError:
-        console.print(comparison)
+    # The same table as `tuneport compare` prints.
+    print_comparison(comparison, console)
 
 
 def fine_tune(dataset: Any, *, model: str, epochs: int, learning_rate: float,
