@@ -10,6 +10,8 @@ openai = pytest.importorskip("openai")
 
 from tuneport.emulator import EmulatorConfig, ManualClock, running  # noqa: E402
 
+from . import test_fireworks_contract as fw  # noqa: E402
+
 
 def _client(base_url: str, key: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0)
@@ -23,11 +25,22 @@ def test_state_file_survives_a_restart(tmp_path: Path, train_file: Path) -> None
         f = c.files.create(file=train_file, purpose="fine-tune")
         job_id = c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18",
                                            training_file=f.id).id
+        fw_client = fw.client(emu)
+        dataset = fw.ready_dataset(emu, fw_client, train_file)
+        fw_client.supervised_fine_tuning_jobs.create(
+            dataset=dataset, base_model=fw.BASE,
+            extra_query={"supervisedFineTuningJobId": "kept"})
     clock.advance(10)
     with running(clock=clock, state_path=state, job_seconds=10) as emu:
         c = _client(emu.openai_base_url, emu.api_key)
         job = c.fine_tuning.jobs.retrieve(job_id)
         assert job.status == "succeeded"
+        fw_client = fw.client(emu)
+        assert fw_client.supervised_fine_tuning_jobs.get("kept").state == "JOB_STATE_COMPLETED"
+        with pytest.raises(fw.fireworks.ConflictError):  # the client-chosen id is still taken
+            fw_client.supervised_fine_tuning_jobs.create(
+                dataset=dataset, base_model=fw.BASE,
+                extra_query={"supervisedFineTuningJobId": "kept"})
         assert c.files.content(f.id).content == train_file.read_bytes()
         # New ids keep counting where the last run stopped.
         assert c.files.create(file=train_file, purpose="fine-tune").id != f.id

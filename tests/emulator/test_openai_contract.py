@@ -188,6 +188,10 @@ def test_bad_requests(emu: Emulator, train_file: Path) -> None:
     assert exc.value.code == "model_not_available"
     with pytest.raises(openai.NotFoundError):
         c.fine_tuning.jobs.retrieve("ftjob-missing")
+    text = train_file.with_suffix(".txt")
+    text.write_bytes(train_file.read_bytes())
+    with pytest.raises(openai.BadRequestError, match=r"Must be \.jsonl"):
+        c.files.create(file=text, purpose="fine-tune")
 
 
 def test_fine_tuning_closed_is_a_permission_denied(emu: Emulator, train_file: Path) -> None:
