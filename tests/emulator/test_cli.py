@@ -86,6 +86,27 @@ def test_cli_can_close_openai_fine_tuning() -> None:
         _ctrl_c(proc)
 
 
+def test_manual_clock_moved_from_another_process(train_file: Path) -> None:
+    import httpx2
+
+    proc = _start("--json", "--manual-clock", "--job-seconds", "10")
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["clock"] == "manual"
+        c = openai.OpenAI(base_url=info["base_urls"]["openai"],
+                          api_key=info["env"]["OPENAI_API_KEY"], max_retries=0)
+        f = c.files.create(file=train_file, purpose="fine-tune")
+        job = c.fine_tuning.jobs.create(model="gpt-4o-mini-2024-07-18", training_file=f.id)
+        time.sleep(0.2)
+        assert c.fine_tuning.jobs.retrieve(job.id).status == "validating_files"  # time stands
+        moved = httpx2.post(info["control"] + "/clock/advance", json={"seconds": 10})
+        assert moved.status_code == 200
+        assert c.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+    finally:
+        _ctrl_c(proc)
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--host", "0.0.0.0"], "loopback"),
     (["--fault-rate", "1.5"], "fault_rate must be between 0 and 1"),

@@ -28,11 +28,16 @@ def emulate(
         False, "--openai-fine-tuning-closed",
         help="OpenAI refuses new fine-tuning jobs with 403 permission denied, as after the "
              "self-serve wind-down."),
+    manual_clock: bool = typer.Option(
+        False, "--manual-clock",
+        help="Time stands still until POST /_emulator/clock/advance {\"seconds\": N} moves "
+             "it: deterministic runs driven from another process."),
     as_json: bool = typer.Option(False, "--json",
                                  help="Print the base URLs and env vars as one JSON object."),
 ) -> None:
     """Serve the OpenAI, Together and Fireworks fine-tuning APIs on loopback until Ctrl-C."""
     try:
+        from tuneport.emulator._clock import ManualClock
         from tuneport.emulator._core import DEFAULT_API_KEY, EmulatorConfig
         from tuneport.emulator._server import Emulator, serve_forever
     except ImportError as exc:
@@ -55,6 +60,8 @@ def emulate(
             "base_urls": {"openai": emu.openai_base_url, "together": emu.together_base_url,
                           "fireworks": emu.fireworks_base_url},
             "env": emu.env(),
+            "control": emu.url + "/_emulator",
+            "clock": "manual" if manual_clock else "wall",
         }
         if as_json:
             typer.echo(json.dumps(info))
@@ -68,9 +75,13 @@ def emulate(
         console.print("\nPoint the SDKs at it:")
         for key, value in info["env"].items():
             console.print(f"  export {key}={value}", highlight=False)
+        if manual_clock:
+            console.print("\nThe clock is manual; move it with:\n"
+                          f"  curl -d '{{\"seconds\": 30}}' {info['control']}/clock/advance",
+                          highlight=False)
 
     try:
-        serve_forever(config, on_ready=ready)
+        serve_forever(config, clock=ManualClock() if manual_clock else None, on_ready=ready)
     except ValueError as exc:  # an unusable --state file
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -162,9 +162,17 @@ def running(config: EmulatorConfig | None = None, *, clock: Clock | None = None,
         emulator.state.store.close()
 
 
-def serve_forever(config: EmulatorConfig, *, on_ready: Any = None) -> None:
-    """Serve in the foreground until interrupted (used by ``tuneport emulate``)."""
-    server, sock, emulator = _make_server(config, SystemClock())
+def serve_forever(config: EmulatorConfig, *, clock: Clock | None = None,
+                  on_ready: Any = None) -> None:
+    """Serve in the foreground until interrupted (used by ``tuneport emulate``).
+
+    Args:
+        config: the settings.
+        clock: default the wall clock; a ``ManualClock`` is moved with
+            ``POST /_emulator/clock/advance``.
+        on_ready: called with the :class:`Emulator` once it takes connections.
+    """
+    server, sock, emulator = _make_server(config, clock or SystemClock())
     if on_ready is not None:
         on_ready(emulator)
     try:
