@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from tuneport._async_client import AsyncClient
 from tuneport._config import RetryPolicy, Settings, load_settings
-from tuneport._exceptions import ConfigError, JobError, JobFailedError, UnsupportedFeatureError
+from tuneport._exceptions import (
+    BadRequestError,
+    ConfigError,
+    ConflictError,
+    JobError,
+    JobFailedError,
+    UnsupportedFeatureError,
+)
 from tuneport._job_refs import JobRef, resolve_job_ref
 from tuneport._models import (
     Capability,
@@ -149,8 +156,9 @@ class Client:
         """The default provider's name."""
         if not self.settings.provider:
             raise ConfigError(
-                "No provider selected. Pass provider=... (openai, together, fireworks, local), "
-                "set TUNEPORT_PROVIDER, or set provider in tuneport.toml."
+                "No provider selected. Pass provider=... (openai, together, fireworks, local; "
+                "--provider on the command line), set TUNEPORT_PROVIDER, or set provider in "
+                "tuneport.toml."
             )
         return self.settings.provider
 
@@ -384,10 +392,20 @@ class Client:
         return self._retry(lambda: adapter.metrics(job_id))
 
     def cancel(self, job: JobRef) -> Job:
-        """Ask the provider to cancel the job; returns it as the provider then reports it."""
+        """Ask the provider to cancel the job; returns it as the provider then reports it.
+
+        A job that has already ended is returned as it is (providers refuse to cancel it
+        with 400/409), so cancelling twice is harmless.
+        """
         name, job_id = self._resolve(job)
         adapter = self.adapter(name)
-        result = self._retry(lambda: adapter.cancel_job(job_id))
+        try:
+            result = self._retry(lambda: adapter.cancel_job(job_id))
+        except (BadRequestError, ConflictError):
+            current = self.get_job(f"{name}:{job_id}")
+            if not current.is_terminal:
+                raise
+            return current
         self.ledger.save_job(result)
         return result
 

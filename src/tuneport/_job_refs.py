@@ -46,5 +46,6 @@ def resolve_job_ref(job: JobRef, ledger: Ledger, default_provider: str | None) -
         return default_provider, ref
     raise ConfigError(
         f"Job {ref!r} is not in the ledger and no provider is selected; "
-        "write it as provider:id (e.g. together:ft-123) or pass provider=...."
+        "write it as provider:id (e.g. together:ft-123), or select a default provider "
+        "(provider=..., TUNEPORT_PROVIDER)."
     )

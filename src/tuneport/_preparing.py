@@ -81,10 +81,11 @@ def prepare(
         raise UnsupportedFeatureError(
             f"devices= is for the local backend; {name} chooses its own hardware."
         )
-    provider_model, canonical = _resolve_model(name, model, method)
+    # The data first: a missing file is the plainest mistake and should be said first.
     ds = as_dataset(dataset)
-    _validate(ds, name, canonical or provider_model)
     vds = as_dataset(validation) if validation is not None else None
+    provider_model, canonical = _resolve_model(name, model, method)
+    _validate(ds, name, canonical or provider_model)
     if vds is not None:
         _validate(vds, name, canonical or provider_model, what="validation dataset")
     if notify is not None:
@@ -212,10 +213,10 @@ def _validate(ds: Any, provider: str, model: str, what: str = "dataset") -> None
         return
     if known_target and hasattr(report, "errors_for"):
         errors = list(report.errors_for(provider))
-    shown = "; ".join(_issue_text(i) for i in errors[:5])
-    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    shown = "".join(f"\n  - {_issue_text(i)}" for i in errors[:5])
+    more = f"\n  ... and {len(errors) - 5} more" if len(errors) > 5 else ""
     raise ValidationFailedError(
-        f"The {what} has {len(errors) or 'some'} error(s) for {provider}: {shown}{more}. "
+        f"The {what} has {len(errors) or 'some'} error(s) for {provider}:{shown}{more}\n"
         f"Nothing was uploaded; run `tuneport validate FILE --provider {provider}` for the "
         "full report.",
         report,

@@ -304,6 +304,36 @@ def test_cli_errors_are_one_clear_line(emu: Emulator, tmp_path: Path,
     assert nojob.exit_code == 2
     assert "provider:id" in nojob.output
 
+    missing_file = cli("submit", str(tmp_path / "nope.jsonl"), "-p", "fireworks", "-m", "x")
+    assert missing_file.exit_code == 2
+    assert "nope.jsonl" in missing_file.output
+    assert "exist" in missing_file.output
+
+    no_deploy = cli("endpoint", "together:ft-1", "--wait")
+    assert no_deploy.exit_code == 2
+    assert "--deploy" in no_deploy.output
+
+
+def test_cli_shows_warnings_as_one_line_and_cancel_twice_is_harmless(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records()))
+    submitted = cli("submit", str(data), "-p", "openai", "-m", MODELS["openai"])
+    assert submitted.exit_code == 0, submitted.output
+    # The wind-down dates, said once, without a Python warning's source path.
+    assert "Warning: openai accepts new fine-tuning jobs" in submitted.output
+    assert "ProviderAvailabilityWarning" not in submitted.output
+    assert ".py:" not in submitted.output
+    (job,) = Client().jobs("openai")
+    first = cli("cancel", f"openai:{job.id}", "--json")
+    again = cli("cancel", f"openai:{job.id}", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(first.stdout)["status"] == json.loads(again.stdout)["status"] == "cancelled"
+    # The provider refused the second cancel (400); tuneport answered with the job as it is.
+    cancels = [x.status for x in emu.exchanges if x.path.endswith("/cancel")]
+    assert cancels == [200, 400]
+
 
 @pytest.mark.parametrize("provider", ["together", "fireworks"])
 def test_quote_uses_the_providers_estimate_api(emu: Emulator, provider: str) -> None:

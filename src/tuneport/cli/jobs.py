@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,8 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
     from tuneport._client import Client
     from tuneport._models import Job, JobEvent, ModelEndpoint
@@ -77,6 +81,7 @@ def _handled(as_json: bool = False) -> Iterator[None]:
     """Turn tuneport's errors into one line on stderr (or a JSON error) and an exit code."""
     from tuneport._exceptions import (
         ConfigError,
+        DatasetError,
         JobFailedError,
         JobTimeoutError,
         TuneportError,
@@ -87,7 +92,14 @@ def _handled(as_json: bool = False) -> Iterator[None]:
     )
 
     try:
-        yield
+        with warnings.catch_warnings():
+            # A warning (OpenAI's wind-down dates ...) is one line for the user, not a
+            # Python warning with a source path.
+            warnings.showwarning = _show_warning
+            from tuneport._preparing import ProviderAvailabilityWarning
+
+            warnings.filterwarnings("default", category=ProviderAvailabilityWarning)
+            yield
     except typer.Exit:
         raise
     except KeyboardInterrupt:
@@ -102,8 +114,8 @@ def _handled(as_json: bool = False) -> Iterator[None]:
             _err().print(f"[bold red]Error:[/] {exc}", markup=True)
         raise typer.Exit(code) from None
     except TuneportError as exc:
-        usage = (ConfigError, UnknownModelError, UnknownProviderError, UnsupportedFeatureError,
-                 ValidationFailedError)
+        usage = (ConfigError, DatasetError, UnknownModelError, UnknownProviderError,
+                 UnsupportedFeatureError, ValidationFailedError)
         code = EXIT_CONFIG if isinstance(exc, usage) else EXIT_ERROR
         if as_json:
             _emit({"error": str(exc), "type": type(exc).__name__})
@@ -112,6 +124,13 @@ def _handled(as_json: bool = False) -> Iterator[None]:
 
             _err().print(f"[bold red]Error:[/] {escape(str(exc))}")
         raise typer.Exit(code) from None
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    from rich.markup import escape
+
+    _err().print(f"[yellow]Warning:[/] {escape(str(message))}")
 
 
 def _client(provider: str | None) -> Client:
@@ -126,18 +145,17 @@ def _styled(status: str) -> str:
 
 def _print_job(console: Console, job: Job) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
+    table = _fields_table()
     table.add_row("Job", escape(f"{job.provider}:{job.id}"))
     table.add_row("Status", f"{_styled(job.status.value)} ({escape(job.provider_status)})")
     rows: list[tuple[str, Any]] = [
         ("Base model", job.base_model),
         ("Fine-tuned model", job.fine_tuned_model),
-        ("Created", job.created_at),
-        ("Finished", job.finished_at),
+        ("Created", _when(job.created_at)),
+        ("Started", _when(job.started_at)),
+        ("Finished", _when(job.finished_at)),
+        ("Estimated finish", _when(job.estimated_finish)),
         ("Trained tokens", job.trained_tokens),
         ("Progress", f"{job.progress:.0%}" if job.progress is not None else None),
         ("Estimated cost", f"${job.estimated_cost_usd}" if job.estimated_cost_usd else None),
@@ -153,40 +171,95 @@ def _print_job(console: Console, job: Job) -> None:
     console.print(table)
 
 
-def _event_line(event: JobEvent) -> str:
-    from rich.markup import escape
+def _fields_table() -> Table:
+    """A label/value grid whose values wrap whole (ids are meant to be copied)."""
+    from rich.table import Table
 
-    level = {"warning": "[yellow]warn [/]", "error": "[red]error[/]"}.get(event.level, "info ")
-    return f"{event.created_at:%Y-%m-%d %H:%M:%S}  {level}  {escape(event.message)}"
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _when(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    offset = moment.utcoffset()
+    suffix = " UTC" if offset is not None and not offset else ""
+    return f"{moment:%Y-%m-%d %H:%M:%S}{suffix}"
+
+
+def _event_level(event: JobEvent) -> str:
+    return {"warning": "[yellow]warn[/]", "error": "[red]error[/]"}.get(event.level, "info")
 
 
 def _follow(client: Client, job: Job | str, *, timeout: float | None, poll: float | None,
             quiet: bool) -> Job:
-    """``client.wait`` with a live status line: elapsed time, status, latest event."""
+    """``client.wait`` with a status line: job, status, elapsed time, latest event.
+
+    On a terminal the line updates in place (the clock ticks between polls); in a log
+    (CI, a pipe) a line is printed whenever the status or the latest event changes.
+    """
     if quiet:
         return client.wait(job, timeout=timeout, poll=poll)
-    from rich.live import Live
-    from rich.markup import escape
-    from rich.text import Text
-
-    start = time.monotonic()
     console = _err()
-    latest: dict[str, str] = {"event": ""}
-    with Live(Text("waiting ..."), console=console, refresh_per_second=4, transient=False) as live:
+    line = _StatusLine(client)
+    if not console.is_terminal:
+        printed = {"key": ""}
 
-        def update(current: Job) -> None:
-            try:
-                events = client.events(current)
-            except Exception:  # the status line is a nicety; never let it end the wait
-                events = []
-            if events:
-                latest["event"] = events[-1].message
-            elapsed = int(time.monotonic() - start)
-            line = (f"{current.provider}:{current.id}  {_styled(current.status.value)}  "
-                    f"{elapsed // 60:d}:{elapsed % 60:02d}  {escape(latest['event'][:80])}")
-            live.update(Text.from_markup(line))
+        def log(current: Job) -> None:
+            line.seen(current)
+            if line.key != printed["key"]:
+                printed["key"] = line.key
+                text = line.__rich__()
+                text.no_wrap, text.overflow = False, "fold"
+                console.print(text)
 
-        return client.wait(job, timeout=timeout, poll=poll, on_update=update)
+        return client.wait(job, timeout=timeout, poll=poll, on_update=log)
+
+    from rich.live import Live
+
+    with Live(line, console=console, refresh_per_second=4):
+        return client.wait(job, timeout=timeout, poll=poll, on_update=line.seen)
+
+
+class _StatusLine:
+    """One line: ``provider:id  status  m:ss  latest event``, redrawn by rich.Live."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.start = time.monotonic()
+        self.job: Job | None = None
+        self.event = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.job.status.value if self.job else ''} {self.event}"
+
+    def seen(self, current: Job) -> None:
+        self.job = current
+        try:
+            events = self.client.events(current)
+        except Exception:  # the status line is a nicety; never let it end the wait
+            events = []
+        if events:
+            self.event = " ".join(events[-1].message.split())
+
+    def __rich__(self) -> Text:
+        from rich.markup import escape
+        from rich.text import Text
+
+        elapsed = int(time.monotonic() - self.start)
+        clock = f"{elapsed // 60:d}:{elapsed % 60:02d}"
+        if self.job is None:
+            return Text(f"waiting ...  {clock}", no_wrap=True, overflow="ellipsis")
+        ref = escape(f"{self.job.provider}:{self.job.id}")
+        text = Text.from_markup(
+            f"{ref}  {_styled(self.job.status.value)}  {clock}  {escape(self.event)}",
+            overflow="ellipsis",
+        )
+        text.no_wrap = True
+        return text
 
 
 def _endpoint_dict(endpoint: ModelEndpoint) -> dict[str, Any]:
@@ -323,14 +396,21 @@ def jobs_command(
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table("Job", "Status", "Base model", "Fine-tuned model", "Created")
+        console = _out()
+        caption = None if refresh else "States as last seen; --refresh asks the providers."
+        table = Table(caption=caption, caption_justify="left")
+        # Ids and model names wrap whole rather than being cut: they are meant to be copied.
+        table.add_column("Job", overflow="fold", ratio=3)
+        table.add_column("Status", no_wrap=True)
+        table.add_column("Model (fine-tuned, else base)", overflow="fold", ratio=3)
+        table.add_column("Created", no_wrap=True)
         for j in found:
             table.add_row(
                 escape(f"{j.provider}:{j.id}"), _styled(j.status.value),
-                escape(j.base_model or ""), escape(j.fine_tuned_model or ""),
+                escape(j.fine_tuned_model or j.base_model or ""),
                 f"{j.created_at:%Y-%m-%d %H:%M}" if j.created_at else "",
             )
-        _out().print(table)
+        console.print(table)
 
 
 def events_command(
@@ -343,11 +423,21 @@ def events_command(
         if as_json:
             _emit({"job": job, "events": [e.model_dump(mode="json") for e in found]})
             return
+        from rich.markup import escape
+        from rich.table import Table
+
         console = _out()
         if not found:
             console.print("No events yet.")
+            return
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True)
+        table.add_column(no_wrap=True)
+        table.add_column(overflow="fold")
         for event in found:
-            console.print(_event_line(event))
+            table.add_row(f"{event.created_at:%Y-%m-%d %H:%M:%S}", _event_level(event),
+                          escape(event.message))
+        console.print(table)
 
 
 def cancel_command(
@@ -367,23 +457,46 @@ def endpoint_command(
     job: str = typer.Argument(..., help="provider:id, or an id the ledger knows."),
     deploy: bool = typer.Option(
         False, "--deploy", help="Create the dedicated deployment Together/Fireworks need."),
+    wait: bool = typer.Option(False, "--wait", help="With --deploy: until it is ready."),
+    timeout: float = typer.Option(None, help="With --wait: give up after this many seconds."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Show how to call a fine-tuned model (OpenAI-compatible base URL and model id)."""
     with _handled(as_json), _client(None) as client:
-        endpoint = client.deploy(job) if deploy else client.endpoint(job)
+        if wait and not deploy:
+            from tuneport._exceptions import ConfigError
+
+            raise ConfigError("--wait waits for a deployment; use it with --deploy.")
+        if deploy:
+            endpoint = client.deploy(job, wait=wait, timeout=timeout)
+        else:
+            endpoint = client.endpoint(job)
         if as_json:
             _emit(_endpoint_dict(endpoint))
             return
         from rich.markup import escape
 
-        console = _out()
-        console.print(f"[bold]Model[/]     {escape(endpoint.model)}")
-        console.print(f"[bold]Base URL[/]  {escape(endpoint.base_url)}")
-        console.print(f"[bold]Kind[/]      {endpoint.kind}   [bold]State[/] {endpoint.state.value}")
+        table = _fields_table()
+        table.add_row("Model", escape(endpoint.model))
+        table.add_row("Base URL", escape(endpoint.base_url))
+        table.add_row("Kind", endpoint.kind)
+        table.add_row("State", _ENDPOINT_STYLE.get(endpoint.state.value, endpoint.state.value))
         if endpoint.hourly_usd is not None:
-            console.print(f"[bold]Costs[/]     ${endpoint.hourly_usd}/hour while deployed")
+            table.add_row("Costs", f"${endpoint.hourly_usd}/hour while deployed")
         for note in endpoint.notes:
-            console.print(f"  {escape(note)}")
-        if endpoint.state.value == "not_deployed" and not deploy:
-            console.print(f"Deploy it with: tuneport endpoint {escape(job)} --deploy")
+            table.add_row("Note", escape(note))
+        console = _out()
+        console.print(table)
+        ref = escape(job)
+        if endpoint.state.value == "not_deployed":
+            console.print(f"Deploy it with: tuneport endpoint {ref} --deploy [--wait]")
+        elif endpoint.state.value == "deploying":
+            console.print(f"Check again with: tuneport endpoint {ref}  (or add --deploy --wait)")
+
+
+_ENDPOINT_STYLE = {
+    "ready": "[bold green]ready[/]",
+    "deploying": "[cyan]deploying[/]",
+    "failed": "[bold red]failed[/]",
+    "not_deployed": "[yellow]not deployed[/]",
+}
