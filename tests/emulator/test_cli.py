@@ -107,6 +107,34 @@ def test_manual_clock_moved_from_another_process(train_file: Path) -> None:
         _ctrl_c(proc)
 
 
+def _fault_outcomes(base_url: str, key: str) -> list[str]:
+    c = openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=0.3)
+    outcomes = []
+    for _ in range(6):
+        try:
+            c.fine_tuning.jobs.list()
+            outcomes.append("ok")
+        except openai.APIError as exc:
+            outcomes.append(type(exc).__name__ + str(getattr(exc, "status_code", "")))
+    return outcomes
+
+
+def test_fault_rate_and_seed_reach_the_server() -> None:
+    from tuneport.emulator import running
+
+    proc = _start("--json", "--fault-rate", "1", "--seed", "3")
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        from_cli = _fault_outcomes(info["base_urls"]["openai"], info["env"]["OPENAI_API_KEY"])
+    finally:
+        _ctrl_c(proc)
+    with running(fault_rate=1.0, seed=3, timeout_seconds=30.0) as emu:
+        assert _fault_outcomes(emu.openai_base_url, emu.api_key) == from_cli
+    assert "ok" not in from_cli  # every request met a fault
+    assert len(set(from_cli)) >= 2  # of several kinds
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--host", "0.0.0.0"], "loopback"),
     (["--fault-rate", "1.5"], "fault_rate must be between 0 and 1"),

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from types import FrameType
 from typing import Any
 
 from tuneport.emulator._app import PREFIXES, build_app
@@ -105,6 +106,13 @@ class _QuietDrops(logging.Filter):
 def _make_server(config: EmulatorConfig, clock: Clock) -> tuple[Any, socket.socket, Emulator]:
     import uvicorn
 
+    class Server(uvicorn.Server):
+        # Ctrl-C must also end deliberately slow answers at once: otherwise uvicorn cancels
+        # them after its grace period and prints their tracebacks.
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            state.stopping.set()
+            super().handle_exit(sig, frame)
+
     state = EmulatorState(config=config, clock=clock)
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -125,7 +133,7 @@ def _make_server(config: EmulatorConfig, clock: Clock) -> tuple[Any, socket.sock
     uv_config = uvicorn.Config(build_app(state), log_level="warning", lifespan="off",
                                access_log=False, timeout_graceful_shutdown=1)
     logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
-    return uvicorn.Server(uv_config), sock, Emulator(url=url, api_key=config.api_key, state=state)
+    return Server(uv_config), sock, Emulator(url=url, api_key=config.api_key, state=state)
 
 
 @contextlib.contextmanager
