@@ -536,3 +536,43 @@ def test_wandb_reaches_each_providers_own_integration(emu: Emulator, provider: s
     assert created.status == 200
     assert "wandb-key-never-logged" not in json.dumps(created.body)
     assert "wandb-key-never-logged" not in client.ledger.path.read_bytes().decode("latin-1")
+
+
+# -- configuration -------------------------------------------------------------------------
+
+SDK_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOGETHER_API_KEY", "TOGETHER_BASE_URL",
+           "FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID", "FIREWORKS_BASE_URL")
+
+
+def test_client_arguments_alone_reach_the_service(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in SDK_ENV:
+        monkeypatch.delenv(name)
+    with Client(provider="fireworks", base_url=emu.fireworks_base_url, api_key=emu.api_key,
+                account_id="emulator") as client:
+        job = client.fine_tune(records(), model=MODELS["fireworks"])
+        assert remote_jobs(client, "fireworks") == [job.id]
+    with pytest.raises(MissingCredentialsError, match="FIREWORKS_API_KEY"):
+        Client(provider="fireworks", base_url=emu.fireworks_base_url,
+               account_id="emulator").fine_tune(records(), model=MODELS["fireworks"])
+
+
+def test_a_toml_profile_selects_provider_and_service(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in SDK_ENV:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tuneport.toml").write_text(
+        'provider = "openai"\n'
+        "[profiles.emu]\n"
+        'provider = "together"\n'
+        "[profiles.emu.providers.together]\n"
+        f'base_url = "{emu.together_base_url}"\n'
+    )
+    monkeypatch.setenv("TOGETHER_API_KEY", emu.api_key)  # the key stays out of the file
+    with Client(profile="emu") as client:
+        assert client.provider == "together"
+        job = client.fine_tune(records(), model=MODELS["together"])
+        assert remote_jobs(client, "together") == [job.id]
