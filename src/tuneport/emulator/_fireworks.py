@@ -27,6 +27,7 @@ from tuneport.emulator._core import (
     json_body,
     make_route,
 )
+from tuneport.emulator._paging import token_page
 from tuneport.emulator._training_files import parse_training_file
 
 __all__ = ["BASE_MODELS", "routes"]
@@ -108,7 +109,7 @@ def _lister(kind: str, view: View) -> Handler:
                  if r["name"].startswith(f"accounts/{account}/")]
         if "desc" in (request.query_params.get("orderBy") or ""):
             items.reverse()
-        page, token, total = _page(request, items)
+        page, token, total = token_page(request.query_params, items)
         return {key: page, "nextPageToken": token, "totalSize": total}
 
     return list_all
@@ -219,18 +220,6 @@ async def _signed_put(state: EmulatorState, request: Request) -> Any:
                         status_code=400, media_type="application/xml")
     state.store.put_blob(P, f"{key}:pending", data)
     return Response(status_code=200)
-
-
-def _page(request: Request, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str, int]:
-    q = request.query_params
-    try:
-        size = min(200, max(1, int(q.get("pageSize") or 50)))
-        start = int(q.get("pageToken") or 0)
-    except ValueError as exc:
-        raise ApiError(400, "pageSize and pageToken must come from a previous answer") from exc
-    page = items[start:start + size]
-    token = str(start + size) if start + size < len(items) else ""
-    return page, token, len(items)
 
 
 # -- supervised fine-tuning jobs ---------------------------------------------------------

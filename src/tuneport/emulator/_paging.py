@@ -1,12 +1,16 @@
-"""Pagination helpers shared by the providers' list routes."""
+"""Pagination for the providers' list routes: OpenAI's cursors, Fireworks' page tokens.
+
+(Together's lists are not paged.)
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["cursor_page", "int_param"]
-
 from tuneport.emulator._core import ApiError
+
+__all__ = ["cursor_page", "int_param", "token_page"]
 
 
 def int_param(value: str | None, default: int, *, name: str, low: int, high: int) -> int:
@@ -33,3 +37,20 @@ def cursor_page(items: list[dict[str, Any]], after: str | None,
         start = ids.index(after) + 1 if after in ids else len(items)
     page = items[start:start + limit]
     return page, start + limit < len(items)
+
+
+def token_page(query: Mapping[str, str], items: list[dict[str, Any]]
+               ) -> tuple[list[dict[str, Any]], str, int]:
+    """Google-style paging: ``(page, nextPageToken, totalSize)`` for ``pageSize``/``pageToken``.
+
+    ``pageSize`` defaults to 50 and is capped at 200; the token is opaque to clients (here,
+    the offset of the next page) and empty on the last page.
+    """
+    try:
+        size = min(200, max(1, int(query.get("pageSize") or 50)))
+        start = int(query.get("pageToken") or 0)
+    except ValueError as exc:
+        raise ApiError(400, "pageSize and pageToken must come from a previous answer") from exc
+    page = items[start:start + size]
+    token = str(start + size) if start + size < len(items) else ""
+    return page, token, len(items)
