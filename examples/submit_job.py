@@ -58,7 +58,9 @@ def main(provider: str) -> None:
             for event in client.events(done)[-3:]:
                 print(f"  event: {event.message}")
 
-            endpoint = client.deploy(done)  # a dedicated deployment on Together/Fireworks
+            # A dedicated deployment on Together/Fireworks (nothing to create on OpenAI);
+            # wait=True follows it until it is ready to answer.
+            endpoint = client.deploy(done, wait=True, poll=0.5)
             print(f"endpoint: {endpoint.base_url} model={endpoint.model} "
                   f"({endpoint.kind}, {endpoint.state}, ${endpoint.hourly_usd or 0}/h)")
             chat = endpoint.openai_client()
