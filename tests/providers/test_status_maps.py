@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuneport._models import JobStatus
+from tuneport._models import EndpointState, JobStatus
 from tuneport.providers import fireworks, openai, together
 from tuneport.providers.base import UnknownStatusWarning, map_status
 
@@ -62,3 +62,44 @@ def test_unlisted_status_is_unknown_with_a_warning(provider: str, raw: str | Non
 @pytest.mark.parametrize("provider", sorted(MAPS))
 def test_maps_hold_nothing_unlisted(provider: str) -> None:
     assert set(MAPS[provider]) == set(LISTED[provider])
+
+
+# Deployment states: the Together values from the 3.x SDK's endpoint models, the Fireworks
+# ones from the reference (deployments and deployedModels), written out for the same reason.
+ENDPOINT_LISTED: dict[str, dict[str, EndpointState]] = {
+    "together": {
+        f"DEPLOYMENT_STATE_{k}": v for k, v in {
+            "PROVISIONING": EndpointState.DEPLOYING, "SCALING": EndpointState.DEPLOYING,
+            "READY": EndpointState.READY, "DEGRADED": EndpointState.READY,
+            "STOPPING": EndpointState.NOT_DEPLOYED, "STOPPED": EndpointState.NOT_DEPLOYED,
+            "FAILED": EndpointState.FAILED,
+        }.items()
+    },
+    "fireworks deployment": {
+        "CREATING": EndpointState.DEPLOYING, "UPDATING": EndpointState.DEPLOYING,
+        "READY": EndpointState.READY, "FAILED": EndpointState.FAILED,
+        "DELETING": EndpointState.NOT_DEPLOYED, "DELETED": EndpointState.NOT_DEPLOYED,
+    },
+    "fireworks deployed model": {
+        "DEPLOYING": EndpointState.DEPLOYING, "UPDATING": EndpointState.DEPLOYING,
+        "DEPLOYED": EndpointState.READY, "UNDEPLOYING": EndpointState.NOT_DEPLOYED,
+    },
+}
+ENDPOINT_MAPS = {
+    "together": together.DEPLOYMENT_STATES,
+    "fireworks deployment": fireworks.DEPLOYMENT_STATES,
+    "fireworks deployed model": fireworks.DEPLOYED_MODEL_STATES,
+}
+
+
+@pytest.mark.parametrize(
+    ("table", "raw", "expected"),
+    [(t, raw, e) for t, values in ENDPOINT_LISTED.items() for raw, e in values.items()],
+)
+def test_listed_deployment_state_maps(table: str, raw: str, expected: EndpointState) -> None:
+    assert ENDPOINT_MAPS[table][raw] is expected
+
+
+@pytest.mark.parametrize("table", sorted(ENDPOINT_MAPS))
+def test_deployment_maps_hold_nothing_unlisted(table: str) -> None:
+    assert set(ENDPOINT_MAPS[table]) == set(ENDPOINT_LISTED[table])
