@@ -538,6 +538,24 @@ def test_wandb_reaches_each_providers_own_integration(emu: Emulator, provider: s
     assert "wandb-key-never-logged" not in client.ledger.path.read_bytes().decode("latin-1")
 
 
+def test_cli_submit_with_wandb(emu: Emulator, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_API_KEY", "wandb-key-never-logged")
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records()))
+    result = cli("submit", str(data), "-p", "fireworks", "-m", MODELS["fireworks"],
+                 "--wandb-project", "proj", "--wandb-name", "run-1", "--json")
+    assert result.exit_code == 0, result.output
+    (created,) = [x for x in emu.exchanges
+                  if x.method == "POST" and x.path.endswith(CREATE_PATH["fireworks"])]
+    assert created.body["wandbConfig"] == {"enabled": True, "project": "proj", "runId": "run-1"}
+    assert "wandb-key-never-logged" not in result.output
+    lonely = cli("submit", str(data), "-p", "fireworks", "-m", MODELS["fireworks"],
+                 "--wandb-name", "run-1")
+    assert lonely.exit_code == 2
+    assert "--wandb-project" in lonely.output
+
+
 # -- configuration -------------------------------------------------------------------------
 
 SDK_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TOGETHER_API_KEY", "TOGETHER_BASE_URL",

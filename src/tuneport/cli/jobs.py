@@ -285,6 +285,11 @@ def submit_command(
     idempotency_key: str = typer.Option(
         None, "--idempotency-key", help="Your own key; the same key never makes two jobs."),
     new: bool = typer.Option(False, "--new", help="Submit again even if an identical job exists."),
+    wandb_project: str = typer.Option(
+        None, "--wandb-project",
+        help="Log to this Weights & Biases project (key from WANDB_API_KEY)."),
+    wandb_entity: str = typer.Option(None, "--wandb-entity", help="W&B team or user."),
+    wandb_name: str = typer.Option(None, "--wandb-name", help="W&B run name."),
     wait: bool = typer.Option(False, "--wait", help="Follow the job until it ends."),
     timeout: float = typer.Option(None, help="With --wait: give up after this many seconds."),
     poll: float = typer.Option(None, help="With --wait: first poll interval in seconds."),
@@ -296,6 +301,15 @@ def submit_command(
     """
     console = _err()
     with _handled(as_json):
+        wandb = None
+        if wandb_project:
+            from tuneport._models import WandbConfig
+
+            wandb = WandbConfig(project=wandb_project, entity=wandb_entity, name=wandb_name)
+        elif wandb_entity or wandb_name:
+            from tuneport._exceptions import ConfigError
+
+            raise ConfigError("--wandb-entity/--wandb-name need --wandb-project.")
         client = _client(provider)
         with client:
             progress = None if as_json else _submit_progress(console)
@@ -303,7 +317,7 @@ def submit_command(
                 file, model=model, method=method, epochs=epochs, learning_rate=learning_rate,
                 batch_size=batch_size, lora_rank=lora_rank, suffix=suffix,
                 validation=validation, idempotency_key=idempotency_key, new=new,
-                on_progress=progress,
+                wandb=wandb, on_progress=progress,
             )
             if wait:
                 job = _follow(client, job, timeout=timeout, poll=poll, quiet=as_json)
