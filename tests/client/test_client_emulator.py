@@ -594,3 +594,19 @@ def test_a_toml_profile_selects_provider_and_service(
         assert client.provider == "together"
         job = client.fine_tune(records(), model=MODELS["together"])
         assert remote_jobs(client, "together") == [job.id]
+
+
+PROVIDER_IDS = {"openai": "gpt-4o-mini-2024-07-18",
+                "together": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
+                "fireworks": "accounts/fireworks/models/llama-v3p1-8b-instruct"}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_canonical_name_and_provider_id_are_the_same_model(emu: Emulator, provider: str) -> None:
+    with client_for(emu, provider) as client:
+        with windown(provider):
+            by_name = client.fine_tune(records(), model=MODELS[provider])
+        with windown(provider):
+            by_id = client.fine_tune(records(), model=PROVIDER_IDS[provider])
+        assert by_id.id == by_name.id
+        assert by_name.base_model == PROVIDER_IDS[provider]
