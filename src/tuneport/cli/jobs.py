@@ -414,9 +414,9 @@ def jobs_command(
         caption = None if refresh else "States as last seen; --refresh asks the providers."
         table = Table(caption=caption, caption_justify="left")
         # Ids and model names wrap whole rather than being cut: they are meant to be copied.
-        table.add_column("Job", overflow="fold", ratio=3)
+        table.add_column("Job", overflow="fold")
         table.add_column("Status", no_wrap=True)
-        table.add_column("Model (fine-tuned, else base)", overflow="fold", ratio=3)
+        table.add_column("Model (fine-tuned, else base)", overflow="fold")
         table.add_column("Created", no_wrap=True)
         for j in found:
             table.add_row(
