@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import tuneport
-from tuneport.providers.local import LocalModel
 from tuneport.testing import tiny_chat_examples, tiny_model
 
 
@@ -39,8 +38,8 @@ def main() -> None:
     endpoint = client.endpoint(job)
     print("adapter:", endpoint.adapter_path)
     print("serve it with: tuneport serve", job.id, "--port 8765")
-    reply = LocalModel.from_endpoint(endpoint).chat([{"role": "user", "content": question}])
-    print(question, "->", reply.text)
+    reply = endpoint.chat([{"role": "user", "content": question}])  # in-process, no server
+    print(question, "->", reply)
 
 
 if __name__ == "__main__":

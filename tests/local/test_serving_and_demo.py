@@ -1,9 +1,8 @@
-"""Two-process gloo training, the OpenAI-compatible server, and the demo's code path."""
+"""The OpenAI-compatible server (official openai client) and the demo's code path."""
 
 from __future__ import annotations
 
 import io
-import json
 import socket
 import threading
 import time
@@ -18,22 +17,6 @@ from rich.console import Console
 from tuneport._models import Job, JobStatus
 from tuneport.providers.local import LocalModel, LocalProvider
 from tuneport.providers.local.serving import build_app
-
-
-def test_two_gloo_processes_train_the_same_model(provider: LocalProvider, home: Path,
-                                                 tiny_data: Path, tiny_model_path: Path) -> None:
-    job = start(provider, tiny_data, tiny_model_path, key="ddp",
-                provider_options={"devices": 2, "max_steps": 20, "threads": 1})
-    assert job.hyperparameters["devices"] == 2
-    job = wait(provider, job.id, timeout=180)
-    assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
-    checksums = job.raw["rank_checksums"]
-    assert len(checksums) == 2
-    assert checksums[0] == checksums[1]
-    losses = [p.train_loss for p in provider.metrics(job.id)]
-    assert len(losses) == 20
-    assert losses[-1] < losses[0]
-    assert json.loads((home / "throughput.jsonl").read_text())["n_devices"] == 2
 
 
 @pytest.fixture
@@ -88,8 +71,37 @@ def test_serve_answers_the_official_openai_client(trained: Job, server_port: int
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=messages)  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
-                                       stream=True)
+        client.chat.completions.create(model=trained.id, messages=messages, n=2)  # type: ignore[arg-type]
+
+
+def test_serve_streams_chunks_to_the_official_openai_client(trained: Job,
+                                                           server_port: int) -> None:
+    client = LocalProvider(port=server_port).endpoint(trained).openai_client()
+    messages = [{"role": "system", "content": "You are a terse assistant."},
+                {"role": "user", "content": "Say hello to the cow."}]
+    whole = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                           max_tokens=12)
+    stream = client.chat.completions.create(
+        model=trained.id, messages=messages, max_tokens=12, stream=True,  # type: ignore[arg-type]
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices
+              and c.choices[0].delta.content]
+    assert len(pieces) > 1  # generated piece by piece, not sent at the end
+    assert "".join(pieces) == whole.choices[0].message.content
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+    assert finishes[-1] == whole.choices[0].finish_reason == "stop"
+    assert finishes[:-1] == [None] * (len(finishes) - 1)
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage == whole.usage
+
+    # A stop string ends the stream before it, as in the whole answer.
+    stopped = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                             max_tokens=12, stream=True, stop=[","])
+    text = "".join(c.choices[0].delta.content or "" for c in stopped if c.choices)
+    assert text == "Hello"
 
 
 def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_model_path: Path,

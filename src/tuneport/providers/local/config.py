@@ -50,6 +50,8 @@ class TrainConfig(BaseModel):
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     merge: bool = False
     devices: int = 1
+    distributed: Literal["auto", "ddp", "fsdp"] = "auto"
+    launcher: Literal["torchrun", "accelerate"] = "torchrun"
     device: str | None = None
     seed: int = 42
     threads: int | None = None
@@ -70,7 +72,8 @@ OPTION_NAMES = frozenset(
         "target_modules", "max_seq_len", "over_length", "tokens_per_micro_batch",
         "validation_split", "max_steps", "warmup_ratio", "lr_scheduler", "weight_decay",
         "max_grad_norm", "save_every", "eval_every", "keep_checkpoints",
-        "gradient_checkpointing", "mixed_precision", "merge", "devices", "device", "threads",
+        "gradient_checkpointing", "mixed_precision", "merge", "devices", "distributed",
+        "launcher", "device", "threads",
     }
 )
 
@@ -129,6 +132,12 @@ def config_from_spec(
         options.pop("devices", None)
     values.update(options)
     try:
-        return TrainConfig(**values)
+        config = TrainConfig(**values)
     except ValueError as exc:
         raise ConfigError(f"Invalid local training option: {exc}") from exc
+    if config.distributed == "fsdp" and config.method != "full":
+        raise UnsupportedFeatureError(
+            "distributed='fsdp' shards full fine-tuning; LoRA trains few parameters and "
+            "runs with distributed='ddp' (the default for method='lora')."
+        )
+    return config

@@ -157,11 +157,13 @@ def packed_loss(model: Any, batch: PackedBatch) -> torch.Tensor:
         **{SEQ_LENS_KWARG: batch.seq_lens},
     )
     hidden = outputs.last_hidden_state[0]
+    head = causal_lm.get_output_embeddings()
     if batch.n_trained == 0:
-        zero: torch.Tensor = hidden.sum() * 0.0
+        # Still through the head: DDP/FSDP expect every trainable parameter in the graph.
+        zero: torch.Tensor = head(hidden[:1]).float().sum() * 0.0
         return zero
     selected = hidden.index_select(0, batch.pred_positions.to(device))
-    logits = causal_lm.get_output_embeddings()(selected).float()
+    logits = head(selected).float()
     softcap = getattr(causal_lm.config, "final_logit_softcapping", None)
     if softcap:
         logits = torch.tanh(logits / softcap) * softcap

@@ -101,6 +101,32 @@ def _device_count(value: Any) -> int:
     return count
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _launch_command(module: list[str], devices: int, launcher: str) -> list[str]:
+    """The trainer's command line: plain Python, or N processes under a launcher.
+
+    ``torchrun --standalone`` picks a free rendezvous port itself; ``accelerate launch``
+    (a front-end to the same elastic launcher) is given one, as its default 29500 may be
+    taken by another run.
+    """
+    if devices == 1:
+        return [sys.executable, *module]
+    if launcher == "accelerate":
+        return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
+                "--num_processes", str(devices), "--num_machines", "1",
+                "--mixed_precision", "no", "--dynamo_backend", "no",
+                "--main_process_port", str(_free_port()), *module]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={devices}", *module]
+
+
 def _read_serve_info(rd: RunDir) -> dict[str, Any]:
     """What ``tuneport serve`` wrote about itself (``serve.json``: pid, port), if running."""
     import json
@@ -236,11 +262,7 @@ class LocalProvider(Provider):
         module = ["-m", "tuneport.providers.local", "train", str(rd.path)]
         if resume:
             module.append("--resume")
-        if devices > 1:
-            command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-                       f"--nproc-per-node={devices}", *module]
-        else:
-            command = [sys.executable, *module]
+        command = _launch_command(module, devices, str(config.get("launcher", "torchrun")))
         env = dict(os.environ)
         # The child must import this very tuneport, installed or not.
         package_root = str(Path(__file__).resolve().parents[3])
@@ -439,7 +461,7 @@ class LocalProvider(Provider):
         adapter = rd.adapter_dir if config.get("method") != "full" else None
         notes = (
             f"Serve it: tuneport serve {job.id} --port {port}",
-            "In Python: tuneport.providers.local.LocalModel.from_endpoint(endpoint).chat(...)",
+            "In Python: endpoint.chat(messages) answers in-process (base model + adapter)",
         )
         return ModelEndpoint(
             provider="local",

@@ -1,7 +1,8 @@
 """Call a locally fine-tuned model: in Python (:class:`LocalModel`) or over HTTP.
 
 ``tuneport serve JOB --port P`` runs :func:`serve`: an OpenAI-compatible server on
-loopback with ``GET /v1/models`` and ``POST /v1/chat/completions``. ``model`` may be the
+loopback with ``GET /v1/models`` and ``POST /v1/chat/completions`` (``stream=true``
+answers with OpenAI's ``chat.completion.chunk`` server-sent events). ``model`` may be the
 job id (base model + adapter) or ``base`` (the base model alone, for comparisons), so
 ``endpoint.openai_client()`` works as for hosted providers. For production serving use
 vLLM (``vllm serve BASE --enable-lora --lora-modules NAME=ADAPTER``; see docs/local.md).
@@ -14,6 +15,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,12 +116,9 @@ class LocalModel:
             use_adapter: False answers with the base model alone.
             seed: sampling seed.
         """
-        prompt = self.tokenizer.apply_chat_template(
-            [{"role": m["role"], "content": m.get("content") or ""} for m in messages],
-            tokenize=False, add_generation_prompt=True)
-        return self._generate(str(prompt), max_tokens=max_tokens, temperature=temperature,
-                              top_p=top_p, stop=stop, use_adapter=use_adapter, seed=seed,
-                              add_special_tokens=False)
+        return self._generate(self._chat_prompt(messages), max_tokens=max_tokens,
+                              temperature=temperature, top_p=top_p, stop=stop,
+                              use_adapter=use_adapter, seed=seed, add_special_tokens=False)
 
     def generate(self, prompt: str, *, max_tokens: int = 128, temperature: float = 0.0,
                  top_p: float = 1.0, stop: list[str] | None = None,
@@ -129,12 +128,113 @@ class LocalModel:
                               top_p=top_p, stop=stop, use_adapter=use_adapter, seed=None,
                               add_special_tokens=True).text
 
-    def _generate(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float,
-                  stop: list[str] | None, use_adapter: bool, seed: int | None,
-                  add_special_tokens: bool) -> ChatResult:
+    def stream_chat(self, messages: list[dict[str, Any]], *, max_tokens: int = 128,
+                    temperature: float = 0.0, top_p: float = 1.0,
+                    stop: list[str] | None = None, use_adapter: bool = True,
+                    seed: int | None = None) -> Iterator[str | ChatResult]:
+        """Like :meth:`chat`, but yields the reply as it is generated.
+
+        Yields text pieces (``str``) whose concatenation is the reply, then one final
+        :class:`ChatResult` with the whole text, token counts and finish reason. Closing
+        the iterator early stops the generation.
+        """
+        import queue
+
+        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers.generation.streamers import BaseStreamer
+
+        prompt = self._chat_prompt(messages)
+        encoded, config, eos, no_adapter = self._prepare(prompt, max_tokens=max_tokens,
+                                                         temperature=temperature, top_p=top_p,
+                                                         use_adapter=use_adapter,
+                                                         add_special_tokens=False)
+        pieces: queue.Queue[list[int] | BaseException | None] = queue.Queue()
+        halt = threading.Event()
+
+        class Tokens(BaseStreamer):
+            """Hands each new token id to the reading thread (the first call is the prompt)."""
+
+            def __init__(self) -> None:
+                self.prompt_seen = False
+
+            def put(self, value: Any) -> None:
+                if self.prompt_seen:
+                    pieces.put([int(v) for v in value.reshape(-1).tolist()])
+                self.prompt_seen = True
+
+            def end(self) -> None:
+                pieces.put(None)
+
+        class Halt(StoppingCriteria):
+            """Ends generation once a stop string was seen or the reader went away."""
+
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                import torch
+
+                return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool)
+
+        def produce() -> None:
+            import torch
+
+            try:
+                with self._lock, no_adapter, torch.no_grad():
+                    if seed is not None:
+                        torch.manual_seed(seed)
+                    self.model.generate(**encoded, generation_config=config, streamer=Tokens(),
+                                        stopping_criteria=StoppingCriteriaList([Halt()]))
+            except BaseException as exc:  # handed to the reader, which re-raises it
+                pieces.put(exc)
+
+        worker = threading.Thread(target=produce, daemon=True)
+        worker.start()
+        # Held back until settled: the longest partial stop string, whitespace at the
+        # end (replies are stripped) and an incomplete UTF-8 character.
+        hold = max((len(s) - 1 for s in stop or () if s), default=0)
+        new: list[int] = []
+        sent, finish = "", "length"
+        try:
+            while True:
+                item = pieces.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    break
+                new.extend(item)
+                if new[-1] in eos:
+                    finish = "stop"
+                text, cut = _apply_stop(
+                    self.tokenizer.decode(new, skip_special_tokens=True).lstrip(), stop)
+                if cut:
+                    finish = "stop"
+                    halt.set()
+                ready = text.rstrip().rstrip("\ufffd")
+                ready = ready if cut else ready[: max(0, len(ready) - hold)]
+                if len(ready) > len(sent):
+                    yield ready[len(sent):]
+                    sent = ready
+                if cut:
+                    break
+            text, _ = _apply_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop)
+            text = text.strip()
+            if len(text) > len(sent):
+                yield text[len(sent):]
+            yield ChatResult(text=text, prompt_tokens=int(encoded["input_ids"].shape[1]),
+                             completion_tokens=len(new), finish_reason=finish)
+        finally:
+            halt.set()
+            worker.join()
+
+    def _chat_prompt(self, messages: list[dict[str, Any]]) -> str:
+        return str(self.tokenizer.apply_chat_template(
+            [{"role": m["role"], "content": m.get("content") or ""} for m in messages],
+            tokenize=False, add_generation_prompt=True))
+
+    def _prepare(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float,
+                 use_adapter: bool,
+                 add_special_tokens: bool) -> tuple[dict[str, Any], Any, set[int], Any]:
+        """Inputs, generation config, end-of-turn ids and the adapter switch for a prompt."""
         import contextlib
 
-        import torch
         from transformers import GenerationConfig
 
         encoded = self.tokenizer(prompt, return_tensors="pt",
@@ -145,28 +245,40 @@ class LocalModel:
         im_end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
         if isinstance(im_end, int) and im_end != self.tokenizer.unk_token_id:
             eos.add(im_end)
+        eos.discard(None)
         sample = temperature > 0
         config = GenerationConfig(  # type: ignore[no-untyped-call]
             max_new_tokens=max_tokens, do_sample=sample,
             temperature=temperature if sample else None, top_p=top_p if sample else None,
-            top_k=None, eos_token_id=sorted(e for e in eos if e is not None),
-            pad_token_id=self.tokenizer.pad_token_id,
+            top_k=None, eos_token_id=sorted(eos), pad_token_id=self.tokenizer.pad_token_id,
         )
         no_adapter = (self.model.disable_adapter() if (self.has_adapter and not use_adapter)
                       else contextlib.nullcontext())
+        return encoded, config, eos, no_adapter
+
+    def _generate(self, prompt: str, *, max_tokens: int, temperature: float, top_p: float,
+                  stop: list[str] | None, use_adapter: bool, seed: int | None,
+                  add_special_tokens: bool) -> ChatResult:
+        import torch
+
+        encoded, config, eos, no_adapter = self._prepare(
+            prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+            use_adapter=use_adapter, add_special_tokens=add_special_tokens)
         with self._lock, no_adapter, torch.no_grad():
             if seed is not None:
                 torch.manual_seed(seed)
             output = self.model.generate(**encoded, generation_config=config)
         new = output[0, encoded["input_ids"].shape[1]:].tolist()
         finish = "stop" if new and new[-1] in eos else "length"
-        text = self.tokenizer.decode(new, skip_special_tokens=True)
-        if stop:
-            cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-            if cut >= 0:
-                text, finish = text[:cut], "stop"
+        text, cut = _apply_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop)
         return ChatResult(text=text.strip(), prompt_tokens=int(encoded["input_ids"].shape[1]),
-                          completion_tokens=len(new), finish_reason=finish)
+                          completion_tokens=len(new), finish_reason="stop" if cut else finish)
+
+
+def _apply_stop(text: str, stop: list[str] | None) -> tuple[str, bool]:
+    """``text`` cut before the first stop string, and whether one was found."""
+    cut = min((text.find(s) for s in stop or () if s and s in text), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
 
 
 def _error(message: str, status: int, code: str = "invalid_request_error") -> Any:
@@ -176,12 +288,54 @@ def _error(message: str, status: int, code: str = "invalid_request_error") -> An
                                    "code": None}}, status_code=status)
 
 
+def _usage(result: ChatResult) -> dict[str, int]:
+    return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+            "total_tokens": result.prompt_tokens + result.completion_tokens}
+
+
+def _sse_chunks(pieces: Iterator[str | ChatResult], *, completion_id: str, model_id: str,
+                include_usage: bool) -> Iterator[str]:
+    """OpenAI's ``chat.completion.chunk`` server-sent events for a streamed reply.
+
+    The first chunk carries the role, then one chunk per text piece, then one with the
+    finish reason (and, when asked with ``stream_options.include_usage``, one with the
+    usage and no choices), then ``data: [DONE]``.
+    """
+    created = int(time.time())
+
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
+        chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
+                 "model": model_id, "choices": choices, **extra}
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    def choice(delta: dict[str, str], finish: str | None = None) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
+
+    yield event(choice({"role": "assistant", "content": ""}))
+    try:
+        for piece in pieces:
+            if isinstance(piece, str):
+                yield event(choice({"content": piece}))
+                continue
+            yield event(choice({}, piece.finish_reason))
+            if include_usage:
+                yield event([], usage=_usage(piece))
+    except Exception as exc:  # headers are sent: report in the stream, as OpenAI does
+        yield f"data: {json.dumps({'error': {'message': str(exc), 'type': 'server_error'}})}\n\n"
+        return
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()  # stops generation when the client went away
+    yield "data: [DONE]\n\n"
+
+
 def build_app(model: LocalModel, *, model_id: str, base_model: str | None = None) -> Starlette:
     """The OpenAI-compatible Starlette app serving ``model`` as ``model_id`` (and ``base``)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, StreamingResponse
     from starlette.routing import Route
 
     created = int(time.time())
@@ -203,32 +357,42 @@ def build_app(model: LocalModel, *, model_id: str, base_model: str | None = None
         if requested not in ids:
             return _error(f"The model {requested!r} does not exist here; "
                           f"available: {', '.join(ids)}.", 404, "model_not_found")
-        if body.get("stream"):
-            return _error("stream=true is not supported by tuneport serve; use vLLM for "
-                          "streaming (see docs/local.md).", 400)
-        if int(body.get("n") or 1) != 1:
+        if body.get("n") not in (None, 1):
             return _error("Only n=1 is supported.", 400)
         stop = body.get("stop")
-        stop_list = [stop] if isinstance(stop, str) else list(stop or [])
-        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or 128
         try:
-            result = await run_in_threadpool(
-                model.chat, body["messages"], max_tokens=int(max_tokens),
-                temperature=float(body.get("temperature") or 0.0),
-                top_p=float(body.get("top_p") or 1.0), stop=stop_list,
-                use_adapter=requested != BASE_MODEL_ID, seed=body.get("seed"))
+            options: dict[str, Any] = {
+                "max_tokens": int(body.get("max_completion_tokens") or body.get("max_tokens")
+                                  or 128),
+                "temperature": float(body.get("temperature") or 0.0),
+                "top_p": float(body.get("top_p") or 1.0),
+                "stop": [stop] if isinstance(stop, str) else list(stop or []),
+                "use_adapter": requested != BASE_MODEL_ID,
+                "seed": None if body.get("seed") is None else int(body["seed"]),
+            }
+            messages = [{"role": str(m["role"]), "content": m.get("content")}
+                        for m in body["messages"]]
         except (TypeError, ValueError, KeyError) as exc:
             return _error(f"Invalid request: {exc}", 400)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        if body.get("stream"):
+            usage_wanted = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(
+                _sse_chunks(model.stream_chat(messages, **options), completion_id=completion_id,
+                            model_id=requested, include_usage=usage_wanted),
+                media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        try:
+            result = await run_in_threadpool(model.chat, messages, **options)
+        except (TypeError, ValueError) as exc:  # e.g. roles the chat template refuses
+            return _error(f"Invalid request: {exc}", 400)
         return JSONResponse({
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "id": completion_id,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": requested,
             "choices": [{"index": 0, "finish_reason": result.finish_reason, "logprobs": None,
                          "message": {"role": "assistant", "content": result.text}}],
-            "usage": {"prompt_tokens": result.prompt_tokens,
-                      "completion_tokens": result.completion_tokens,
-                      "total_tokens": result.prompt_tokens + result.completion_tokens},
+            "usage": _usage(result),
         })
 
     return Starlette(routes=[

@@ -4,11 +4,12 @@ An own loop rather than transformers' Trainer, because packing without cross-exa
 attention and computing the LM head only at trained positions need control over the
 forward pass (see :mod:`tuneport.providers.local.packing`).
 
-Everything it reports goes to the run directory (status, events, checkpoints). Under
-``torchrun`` every rank trains its share of each step's examples; gradients are summed
-across ranks before each optimizer step and the loss is normalized by the *global*
-number of trained tokens, so N processes train exactly the model one process would.
-Only rank 0 writes to the run directory.
+Everything it reports goes to the run directory (status, events, checkpoints). Under a
+launcher (``torchrun``, ``accelerate launch``) every rank trains its share of each step's
+examples through torch's DistributedDataParallel, or FSDP for full fine-tuning (see
+:mod:`tuneport.providers.local.distributed`); the loss is normalized by the *global*
+number of trained tokens, so N processes train the model one process would. Only rank 0
+writes to the run directory.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from tuneport._exceptions import TuneportError, UnsupportedFeatureError
 from tuneport.providers.local.accounting import record_throughput, run_cost_usd
 from tuneport.providers.local.config import TrainConfig
 from tuneport.providers.local.data import TokenizedExample, prepare_examples, read_jsonl
+from tuneport.providers.local.distributed import Distributed, resolve_strategy
 from tuneport.providers.local.models import (
     default_target_modules,
     load_model,
@@ -36,9 +38,9 @@ from tuneport.providers.local.models import (
     resolve_model_path,
 )
 from tuneport.providers.local.packing import (
+    PackedBatch,
     group_micro_batches,
     pack,
-    packed_loss,
     register_packed_attention,
 )
 from tuneport.providers.local.rundir import RunDir, utcnow
@@ -65,60 +67,6 @@ class _StopFlag:
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-class _Dist:
-    """Rank/world info and the few collectives the loop needs (no-ops for one process)."""
-
-    def __init__(self) -> None:
-        import torch
-        import torch.distributed as dist
-
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        # NCCL collectives need GPU tensors, gloo CPU ones.
-        self.device = (torch.device("cuda", self.local_rank)
-                       if torch.cuda.is_available() and self.world > 1 else torch.device("cpu"))
-        if self.world > 1 and not dist.is_initialized():
-            backend = "nccl" if self.device.type == "cuda" else "gloo"
-            dist.init_process_group(backend=backend)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        import torch
-        import torch.distributed as dist
-
-        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(tensor)
-        return [float(v) for v in tensor.tolist()]
-
-    def sum_grads(self, params: list[Any]) -> None:
-        if self.world == 1:
-            return
-        import torch.distributed as dist
-
-        for param in params:
-            if param.grad is not None:
-                dist.all_reduce(param.grad)
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            if dist.is_initialized():
-                dist.destroy_process_group()
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
@@ -174,7 +122,7 @@ class _Run:
         self.rd = run_dir
         self.config = TrainConfig(**run_dir.read_config())
         self.resume = resume
-        self.dist = _Dist()
+        self.dist = Distributed(resolve_strategy(self.config.distributed, self.config.method))
         self.stop = _StopFlag()
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
@@ -240,9 +188,12 @@ class _Run:
         self.max_seq_len = cfg.max_seq_len or min(max_positions, 2048)
         self._load_data()
         self.model = self._prepare_model(model, on_gpu)
-        self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.n_params = sum(p.numel() for p in self.model.parameters())
-        self.n_trainable = sum(p.numel() for p in self.params)
+        self.n_trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        # Every forward goes through the root (plain, DDP or FSDP); under FSDP the
+        # optimizer must see the sharded parameters, so they are taken after wrapping.
+        self.root = self.dist.wrap(self.model)
+        self.params = [p for p in self.root.parameters() if p.requires_grad]
 
     def _quantization_config(self) -> Any:
         if self.config.method != "qlora":
@@ -315,15 +266,25 @@ class _Run:
 
     # -- checkpoints ---------------------------------------------------------------------
     def _trainable_state(self) -> dict[str, Any]:
+        if self.dist.sharded:
+            return self.dist.full_model_state()  # collective; full tensors on rank 0 only
         return {name: p.detach().cpu().clone()
                 for name, p in self.model.named_parameters() if p.requires_grad}
 
+    def _optimizer_state(self, optimizer: Any) -> dict[str, Any]:
+        if self.dist.sharded:
+            return self.dist.full_optimizer_state(optimizer)
+        state: dict[str, Any] = optimizer.state_dict()
+        return state
+
     def save_checkpoint(self, step: int, optimizer: Any, scheduler: Any,
                         totals: dict[str, float]) -> Path | None:
-        if not self.dist.is_main:
-            return None
+        """Save what resuming needs (every rank calls this; rank 0 writes)."""
         import torch
 
+        trainable, optimizer_state = self._trainable_state(), self._optimizer_state(optimizer)
+        if not self.dist.is_main:
+            return None
         target = self.rd.checkpoints_dir / f"step-{step}"
         tmp = self.rd.checkpoints_dir / f".step-{step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -332,8 +293,8 @@ class _Run:
             self.model.save_pretrained(tmp)  # a usable adapter at every checkpoint
         torch.save({
             "step": step,
-            "trainable": self._trainable_state(),
-            "optimizer": optimizer.state_dict(),
+            "trainable": trainable,
+            "optimizer": optimizer_state,
             "scheduler": scheduler.state_dict(),
             "torch_rng": torch.get_rng_state(),
             "totals": totals,
@@ -347,6 +308,7 @@ class _Run:
         return target
 
     def load_checkpoint(self, optimizer: Any, scheduler: Any) -> tuple[int, dict[str, float]]:
+        """Restore the last checkpoint (every rank reads it); returns its step and totals."""
         import torch
 
         checkpoints = self.rd.checkpoint_dirs()
@@ -354,11 +316,15 @@ class _Run:
             return 0, {}
         state = torch.load(checkpoints[-1] / "trainer_state.pt", map_location="cpu",
                            weights_only=False)
-        named = dict(self.model.named_parameters())
-        with torch.no_grad():
-            for name, tensor in state["trainable"].items():
-                named[name].copy_(tensor.to(named[name].device))
-        optimizer.load_state_dict(state["optimizer"])
+        if self.dist.sharded:
+            self.dist.load_full_model_state(state["trainable"])
+            self.dist.load_full_optimizer_state(optimizer, state["optimizer"])
+        else:
+            named = dict(self.model.named_parameters())
+            with torch.no_grad():
+                for name, tensor in state["trainable"].items():
+                    named[name].copy_(tensor.to(named[name].device))
+            optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         step = int(state["step"])
@@ -371,33 +337,46 @@ class _Run:
         if self.dist.sum([local])[0] > 0:
             raise Stopped
 
-    def _micro_batches(self, step_indices: list[int],
-                       examples: list[TokenizedExample]) -> list[Any]:
-        mine = step_indices[self.dist.rank:: self.dist.world]
-        groups = group_micro_batches(examples, mine, self.tokens_per_row)
-        return [pack(examples, group) for group in groups]
+    def _rank_batches(self, indices: list[int],
+                      examples: list[TokenizedExample]) -> list[tuple[PackedBatch, float]]:
+        """This rank's packed rows of ``indices``, each with its loss weight (1 or 0).
 
-    def _loss(self, batch: Any) -> Any:
+        DDP and FSDP need every rank to run the same number of forward/backward passes,
+        so a rank with fewer rows (or none) gets zero-weight copies of a real row.
+        """
+        mine = indices[self.dist.rank:: self.dist.world]
+        batches = [(pack(examples, group), 1.0)
+                   for group in group_micro_batches(examples, mine, self.tokens_per_row)]
+        wanted = self.dist.max(len(batches))
+        if len(batches) < wanted:
+            filler = batches[0][0] if batches else pack(examples, indices[:1])
+            batches += [(filler, 0.0)] * (wanted - len(batches))
+        return batches
+
+    def _loss(self, batch: PackedBatch) -> Any:
         import torch
 
         if self.autocast_dtype is not None:
             with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype):
-                return packed_loss(self.model, batch)
-        return packed_loss(self.model, batch)
+                return self.root(batch)
+        return self.root(batch)
 
     def evaluate(self) -> float | None:
+        """Mean loss per trained token of the validation examples (all ranks)."""
         if not self.val_examples:
             return None
         import torch
 
-        self.model.eval()
+        self.root.eval()
         total, count = 0.0, 0.0
         with torch.no_grad():
             order = list(range(len(self.val_examples)))
-            for batch in self._micro_batches(order, self.val_examples):
-                total += float(self._loss(batch))
-                count += batch.n_trained
-        self.model.train()
+            for batch, weight in self._rank_batches(order, self.val_examples):
+                loss = self._loss(batch)
+                if weight:
+                    total += float(loss)
+                    count += batch.n_trained
+        self.root.train()
         total, count = self.dist.sum([total, count])
         return total / max(count, 1.0)
 
@@ -440,24 +419,28 @@ class _Run:
         self.status(status="running", phase="training", total_steps=total_steps,
                     step=start_step, n_params=self.n_params, n_trainable=self.n_trainable,
                     device=self.device.type)
-        self.event(f"Training {cfg.method} on {self.device.type} x{self.dist.world}: "
+        layout = f" ({self.dist.strategy.upper()})" if self.dist.strategy else ""
+        self.event(f"Training {cfg.method} on {self.device.type} x{self.dist.world}{layout}: "
                    f"{total_steps} steps, {self.n_trainable:,} of {self.n_params:,} "
-                   f"parameters trainable", type="status", total_steps=total_steps)
+                   f"parameters trainable", type="status", total_steps=total_steps,
+                   distributed=self.dist.strategy, world_size=self.dist.world)
         step = start_step
         try:
             for step_index in range(start_step, total_steps):
                 self._check_stop()
                 began, cpu_began = time.perf_counter(), _cpu_seconds()
-                batches = self._micro_batches(schedule[step_index], self.train_examples)
-                local_trained = float(sum(b.n_trained for b in batches))
-                local_tokens = float(sum(b.n_tokens for b in batches))
+                batches = self._rank_batches(schedule[step_index], self.train_examples)
+                local_trained = float(sum(b.n_trained * w for b, w in batches))
+                local_tokens = float(sum(b.n_tokens * w for b, w in batches))
                 global_trained, global_tokens = self.dist.sum([local_trained, local_tokens])
+                # DDP/FSDP average gradients over ranks; x world makes that the sum.
+                scale = self.dist.world / max(global_trained, 1.0)
                 loss_sum = 0.0
-                for batch in batches:
-                    loss = self._loss(batch)
-                    (loss / global_trained).backward()
-                    loss_sum += float(loss.detach())
-                self.dist.sum_grads(self.params)
+                for number, (batch, weight) in enumerate(batches, start=1):
+                    with self.dist.gradient_sync(enabled=number == len(batches)):
+                        loss = self._loss(batch)
+                        (loss * (weight * scale)).backward()
+                    loss_sum += weight * float(loss.detach())
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
                 lr = optimizer.param_groups[0]["lr"]
@@ -501,21 +484,16 @@ class _Run:
             return
         self._finish(step, totals)
 
-    def _rank_checksums(self) -> list[float]:
-        """A checksum of the trainable weights from every rank (they must all be equal)."""
-        import torch
+    def _rank_checksums(self) -> list[float] | None:
+        """A checksum of every rank's replica of the trainable weights (all must be equal).
 
+        ``None`` under FSDP, where no rank holds a replica.
+        """
+        if self.dist.sharded:
+            return None
         local = float(sum(float(p.detach().double().abs().sum()) + float(p.detach().double().sum())
                           for p in self.params))
-        if self.dist.world == 1:
-            return [local]
-        import torch.distributed as dist
-
-        device = self.dist.device
-        gathered = [torch.zeros(1, dtype=torch.float64, device=device)
-                    for _ in range(self.dist.world)]
-        dist.all_gather(gathered, torch.tensor([local], dtype=torch.float64, device=device))
-        return [float(t.item()) for t in gathered]
+        return self.dist.gather(local)
 
     def _stopped(self, step: int, optimizer: Any, scheduler: Any,
                  totals: dict[str, float]) -> None:
@@ -535,9 +513,10 @@ class _Run:
 
         cfg = self.config
         checksums = self._rank_checksums()
+        full_state = self.dist.full_model_state(drop_tied=True) if self.dist.sharded else None
         if self.dist.is_main:
             if cfg.method == "full":
-                self.model.save_pretrained(self.rd.model_dir)
+                self.model.save_pretrained(self.rd.model_dir, state_dict=full_state)
                 self.tokenizer.save_pretrained(self.rd.model_dir)
             else:
                 self.model.save_pretrained(self.rd.adapter_dir)
@@ -562,6 +541,7 @@ class _Run:
             "device": self.device.type,
             "gpu_name": gpu_name,
             "n_devices": self.dist.world,
+            "distributed": self.dist.strategy,
             "dtype": self.precision if self.precision != "no" else "fp32",
             "tokens_per_second": totals["processed_tokens"] / max(seconds, 1e-9),
             "trained_tokens_per_second": totals["trained_tokens"] / max(seconds, 1e-9),
