@@ -3,12 +3,15 @@
 ``TUNEPORT_HOME/throughput.jsonl`` gets one JSON object per finished run::
 
     {"job_id", "model", "params", "method", "device" ("cpu"|"cuda"), "gpu_name",
-     "n_devices", "dtype", "tokens_per_second", "trained_tokens_per_second",
-     "processed_tokens", "trained_tokens", "seconds", "finished_at"}
+     "n_devices", "distributed" (null|"ddp"|"fsdp"), "dtype", "tokens_per_second",
+     "total_tokens_per_second", "trained_tokens_per_second", "processed_tokens",
+     "trained_tokens", "seconds", "finished_at"}
 
 ``tokens_per_second`` counts every (non-padding) token the model processed per second of
-training steps, summed over all devices: the ``T`` of the FLOPs model. ``seconds``
-excludes loading, evaluation and checkpointing.
+training steps *per device* (the cost engine divides it by one GPU's peak FLOPS to get an
+MFU); ``total_tokens_per_second`` is the sum over devices, ``trained_tokens_per_second``
+counts loss-bearing tokens over all devices. ``seconds`` excludes loading, evaluation and
+checkpointing.
 """
 
 from __future__ import annotations

@@ -543,7 +543,9 @@ class _Run:
             "n_devices": self.dist.world,
             "distributed": self.dist.strategy,
             "dtype": self.precision if self.precision != "no" else "fp32",
-            "tokens_per_second": totals["processed_tokens"] / max(seconds, 1e-9),
+            # Per device: the cost engine divides by one GPU's peak FLOPS for its MFU.
+            "tokens_per_second": totals["processed_tokens"] / max(seconds, 1e-9) / self.dist.world,
+            "total_tokens_per_second": totals["processed_tokens"] / max(seconds, 1e-9),
             "trained_tokens_per_second": totals["trained_tokens"] / max(seconds, 1e-9),
             "processed_tokens": int(totals["processed_tokens"]),
             "trained_tokens": int(totals["trained_tokens"]),
@@ -561,7 +563,7 @@ class _Run:
                     if (cfg.method == "full" or cfg.merge) else None,
                     resolved_model_path=self.model_path, rank_checksums=checksums)
         self.event(f"Succeeded: {int(totals['trained_tokens']):,} trained tokens in "
-                   f"{seconds:.1f} s ({throughput['tokens_per_second']:.0f} tok/s); {basis}",
+                   f"{seconds:.1f} s ({throughput['total_tokens_per_second']:.0f} tok/s); {basis}",
                    type="status", step=step, throughput=throughput)
         if self.wandb_run is not None:
             self.wandb_run.finish()
