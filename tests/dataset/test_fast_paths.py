@@ -86,3 +86,16 @@ def test_line_parsing_equals_json_loads(raw: bytes) -> None:
     got, want = _outcome(_loads, raw), _outcome(json.loads, raw)
     assert got[0] == want[0]
     assert got[1] == want[1] if got[0] == "error" else _same(got[1], want[1])
+
+
+def test_a_cache_that_keeps_missing_gives_way_to_whole_texts() -> None:
+    import random
+
+    enc = get_encoding("o200k_base")
+    rng = random.Random(3)
+    batch = [" ".join("".join(rng.choices("qxzjvkw", k=rng.randint(3, 8))) for _ in range(6))
+             for _ in range(7000)]
+    counter = SegmentCounter(enc.encode_ordinary, max_entries=50)
+    got = counter.lengths(batch[:6000]) + counter.lengths(batch[6000:])
+    assert counter._bypass
+    assert got == [len(enc.encode_ordinary(t)) for t in batch]

@@ -91,6 +91,7 @@ Counter = ExactCounter | ApproxCounter
 SEGMENTABLE_ENCODINGS = frozenset({"o200k_base", "cl100k_base"})
 SEGMENT_CACHE_MAX_ENTRIES = 100_000  # ~10 MB at most; then misses encode whole texts
 SEGMENT_MAX_CHARS = 48  # longer segments rarely repeat
+BYPASS_AFTER_TEXTS = 5_000  # texts judged after the cache filled up
 
 
 class SegmentCounter:
@@ -101,7 +102,8 @@ class SegmentCounter:
     always starts a piece, so ``len(encode("a b c")) == len(encode("a")) + len(encode(" b"))
     + len(encode(" c"))``. Natural text reuses a small vocabulary of such segments, so most
     of them are counted by one dict lookup instead of a regex scan and BPE merges. Texts with
-    unknown segments teach the cache until it is full, then are encoded whole: the result is
+    unknown segments teach the cache until it is full, then are encoded whole, and when most
+    texts still miss after that, every text is encoded whole (no splitting): the result is
     always exactly ``len(encoding.encode_ordinary(text))``.
     """
 
@@ -111,9 +113,17 @@ class SegmentCounter:
         self._lead: dict[str, int] = {"": 0}  # a text's first segment (no space before it)
         self._spaced: dict[str, int] = {}  # later segments: the count of " " + segment
         self._full = False
+        # Once full: texts seen and texts with an unknown segment. When most texts miss
+        # (identifiers, random strings), splitting them first only adds work: stop trying.
+        self._seen_full = 0
+        self._missed_full = 0
+        self._bypass = False
 
     def lengths(self, texts: list[str]) -> list[int]:
         """Token lengths of ``texts``, equal to ``len(encode_ordinary(t))`` for each."""
+        if self._bypass:
+            encode = self._encode
+            return [len(encode(t)) for t in texts]
         lead = self._lead
         spaced_get = self._spaced.__getitem__
         split = _SPACE_AFTER_NON_SPACE.split
@@ -128,11 +138,16 @@ class SegmentCounter:
                 append(lead[first] + sum(map(spaced_get, parts)))
             except KeyError:
                 append(self._learn(t, first, parts))
+        if self._full:
+            self._seen_full += len(texts)
+            if self._seen_full >= BYPASS_AFTER_TEXTS and 2 * self._missed_full > self._seen_full:
+                self._bypass = True
         return out
 
     def _learn(self, text: str, first: str, parts: list[str]) -> int:
         encode = self._encode
         if self._full:
+            self._missed_full += 1
             return len(encode(text))
         lead, spaced = self._lead, self._spaced
         n = lead.get(first)
