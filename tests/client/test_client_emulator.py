@@ -480,7 +480,7 @@ async def test_async_deploy_waits_without_blocking_the_loop(
 def test_wait_backs_off_to_the_cap_and_honours_retry_after(
     monkeypatch: pytest.MonkeyPatch, provider: str
 ) -> None:
-    with emulator(monkeypatch, retry_after=7.0, job_seconds=300.0) as emu, \
+    with emulator(monkeypatch, retry_after=7.0, job_seconds=120.0) as emu, \
             client_for(emu, provider) as client:
         with windown(provider):
             job = client.fine_tune(records(), model=MODELS[provider], epochs=1)
