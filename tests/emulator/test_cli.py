@@ -37,14 +37,14 @@ def test_human_output_ctrl_c_and_state_across_restarts(tmp_path: Path,
     proc = _start("--state", str(state), "--job-seconds", "1", "--fail-rate", "1")
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(13)]
+        lines = [proc.stdout.readline() for _ in range(14)]
         env = dict(line.strip().removeprefix("export ").split("=", 1)
                    for line in lines if line.strip().startswith("export "))
         assert lines[0].startswith("tuneport emulator on http://127.0.0.1:")
         assert "Ctrl-C" in lines[0]
         assert set(env) == {"OPENAI_BASE_URL", "OPENAI_API_KEY", "TOGETHER_BASE_URL",
-                            "TOGETHER_API_KEY", "FIREWORKS_BASE_URL", "FIREWORKS_API_KEY",
-                            "FIREWORKS_ACCOUNT_ID"}
+                            "TOGETHER_API_KEY", "TOGETHER_PROJECT_ID", "FIREWORKS_BASE_URL",
+                            "FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID"}
         assert all(len(line.rstrip("\n")) <= 80 for line in lines)
         # The printed URLs take connections at once: no retries needed.
         c = openai.OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"],

@@ -91,6 +91,8 @@ class Emulator:
         return {
             "OPENAI_BASE_URL": self.openai_base_url, "OPENAI_API_KEY": self.api_key,
             "TOGETHER_BASE_URL": self.together_base_url, "TOGETHER_API_KEY": self.api_key,
+            # Any project id works here; Together's dedicated endpoints live under one.
+            "TOGETHER_PROJECT_ID": "emulator",
             "FIREWORKS_BASE_URL": self.fireworks_base_url, "FIREWORKS_API_KEY": self.api_key,
             "FIREWORKS_ACCOUNT_ID": fireworks_account,
         }
