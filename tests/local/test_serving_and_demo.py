@@ -122,5 +122,5 @@ def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_mo
     assert result["base_answer"] != \
         result["tuned_answer"]
     for expected in ("1. Validate", "2. Cost", "3. Fine-tune", "4. Compare", "5. Use it",
-                     "tuneport serve " + result["job"].id, "--enable-lora"):
+                     "tuneport serve " + result["job"].id, "--enable-lora", "more rented-GPU options"):
         assert expected in text
