@@ -119,8 +119,8 @@ def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_mo
     text = out.getvalue()
     assert result["job"].status is JobStatus.SUCCEEDED
     assert result["tuned_answer"].startswith("Hello,")
-    assert result["base_answer"] != \
-        result["tuned_answer"]
+    assert result["base_answer"] != result["tuned_answer"]
     for expected in ("1. Validate", "2. Cost", "3. Fine-tune", "4. Compare", "5. Use it",
-                     "tuneport serve " + result["job"].id, "--enable-lora", "more rented-GPU options"):
+                     "tuneport serve " + result["job"].id, "--enable-lora",
+                     "more rented-GPU options"):
         assert expected in text
