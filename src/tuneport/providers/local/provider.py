@@ -59,17 +59,22 @@ __all__ = ["DEFAULT_PORT", "LocalProvider"]
 DEFAULT_PORT = 8765
 _ACTIVE = ("queued", "running", "cancelling")
 
-# Trainer processes started by this Python process, reaped on every status read so that a
-# finished child is not mistaken for a live one (a zombie still answers kill(pid, 0)).
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+# The trainer must outlive the Python process that submitted it, like a hosted job, and
+# must not be that process's child (a child left running when it exits is a resource
+# leak; a finished one is a zombie until reaped). So a short-lived shim starts it in a
+# new session, prints its pid and exits; the trainer is then re-parented to init.
+_DETACH = (
+    "import subprocess, sys\n"
+    "log = open(sys.argv[1], 'ab')\n"
+    "p = subprocess.Popen(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT,"
+    " stdin=subprocess.DEVNULL, start_new_session=True)\n"
+    "print(p.pid)\n"
+)
 
 
 def _pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -272,19 +277,22 @@ class LocalProvider(Provider):
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         if wandb_key:
             env["WANDB_API_KEY"] = wandb_key  # the environment only; never written to disk
-        log = rd.log_path.open("ab")
         try:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, env=env, cwd=str(rd.path),
-                                       start_new_session=True)
-        except OSError as exc:
+            shim = subprocess.run(
+                [sys.executable, "-c", _DETACH, str(rd.log_path), *command],
+                capture_output=True, text=True, env=env, cwd=str(rd.path), timeout=60,
+                check=False,
+            )
+            pid = int(shim.stdout.strip()) if shim.returncode == 0 else 0
+        except (OSError, ValueError, subprocess.TimeoutExpired) as exc:
+            pid, reason = 0, str(exc)
+        else:
+            reason = shim.stderr.strip().splitlines()[-1] if shim.stderr.strip() else "no pid"
+        if not pid:
             rd.update_status(status="failed", error={"code": "launch",
-                                                     "message": f"cannot start trainer: {exc}"})
-            raise LocalBackendError(f"Cannot start the local trainer: {exc}") from exc
-        finally:
-            log.close()
-        _CHILDREN[process.pid] = process
-        rd.update_status(launcher_pid=process.pid)
+                                                     "message": f"cannot start trainer: {reason}"})
+            raise LocalBackendError(f"Cannot start the local trainer: {reason}")
+        rd.update_status(launcher_pid=pid)
 
     def _rundir(self, job_id: str) -> RunDir:
         rd = RunDir.for_job(job_id)
