@@ -162,10 +162,6 @@ def run_tuneport(args: argparse.Namespace) -> dict[str, Any]:
                               validation_file=up(args.val, "bench-val"))
     while not (job := provider.get_job(job.id)).is_terminal:
         time.sleep(1)
-    from tuneport.providers.local.provider import _CHILDREN
-
-    for child in _CHILDREN.values():
-        child.wait()  # reap the trainer so its peak RSS counts in RUSAGE_CHILDREN
     if job.status.value != "succeeded":
         raise SystemExit(f"tuneport run failed: {job.error}")
     throughput = job.raw["throughput"]
@@ -173,7 +169,10 @@ def run_tuneport(args: argparse.Namespace) -> dict[str, Any]:
     return {"trained_tokens": throughput["trained_tokens"],
             "train_seconds": throughput["seconds"],
             "trained_tokens_per_second": throughput["trained_tokens_per_second"],
-            "padding_fraction": 0.0, "peak_rss_mb": peak_rss_mb(), "eval_loss": evals[-1]}
+            # The trainer runs detached (not our child): it reports its own peak RSS.
+            "padding_fraction": 0.0,
+            "peak_rss_mb": max(peak_rss_mb(), float(throughput["peak_rss_mb"])),
+            "eval_loss": evals[-1]}
 
 
 def side(args: argparse.Namespace, which: str) -> dict[str, Any]:
@@ -183,8 +182,12 @@ def side(args: argparse.Namespace, which: str) -> dict[str, Any]:
            "--batch-size", str(args.batch_size), "--lr", str(args.lr),
            "--threads", str(args.threads), "--seed", str(args.seed), "--home", args.home]
     load_before = os.getloadavg()[0]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONWARNINGS": "ignore"}).stdout
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"the {which} side failed (exit {proc.returncode}); its output is above")
+    out = proc.stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     # Other processes on the machine change the timings: keep the 1-minute load with them.
     result["load_average_before_after"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -192,7 +195,7 @@ def side(args: argparse.Namespace, which: str) -> dict[str, Any]:
 
 
 def peak_rss_mb() -> float:
-    """Largest RSS of this process and its reaped children (the tuneport trainer is one)."""
+    """Largest RSS of this process and its reaped children."""
     kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     return round(kib / 1024, 1)

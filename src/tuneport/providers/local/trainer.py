@@ -550,6 +550,9 @@ class _Run:
             "processed_tokens": int(totals["processed_tokens"]),
             "trained_tokens": int(totals["trained_tokens"]),
             "seconds": seconds,
+            # This process's peak memory (the main rank's under a launcher), for sizing runs.
+            "peak_rss_mb": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "finished_at": utcnow().isoformat(),
         }
         if self.dist.is_main:
