@@ -154,7 +154,7 @@ class TogetherProvider(Provider):
         return cls(
             api_key=settings.api_key, base_url=settings.base_url,
             timeout=settings.timeout, max_retries=settings.max_retries,
-            project_id=getattr(settings, "project_id", None),
+            project_id=settings.project_id,
         )
 
     def __repr__(self) -> str:
