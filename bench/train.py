@@ -15,6 +15,7 @@ eval loss = mean cross-entropy over the held-out examples' trained tokens after 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -100,24 +101,36 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
              "labels": [t if on else -100 for t, on in zip(train[i].input_ids,
                                                            train[i].trained, strict=True)]}
             for i in order]
+    # Seeded where tuneport's trainer seeds (before loading): the same LoRA initialization.
+    torch.manual_seed(args.seed)
     model = load_model(path, attn_implementation="sdpa")
     model = get_peft_model(model, LoraConfig(
         r=16, lora_alpha=32, target_modules=default_target_modules(model.config.model_type),
         task_type="CAUSAL_LM"))
     times: list[float] = []
+    trace: list[dict[str, float]] = []
 
     class Timer(TrainerCallback):  # type: ignore[misc]
         def on_step_begin(self, *a: Any, **k: Any) -> None:
+            # The rate this step's optimizer update uses (the scheduler steps after it).
+            self.lr = float(k["optimizer"].param_groups[0]["lr"])
             self.t = time.perf_counter()
 
         def on_step_end(self, *a: Any, **k: Any) -> None:
             times.append(time.perf_counter() - self.t)
 
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None,
+                   **k: Any) -> None:
+            if logs and "loss" in logs:
+                trace.append({"step": state.global_step, "loss": float(logs["loss"]),
+                              "learning_rate": self.lr})
+
     with tempfile.TemporaryDirectory() as out:
         targs = TrainingArguments(
             output_dir=out, per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
             max_steps=len(rows) // args.batch_size, lr_scheduler_type="linear",
-            warmup_steps=round(0.05 * (len(rows) // args.batch_size)), weight_decay=0.0,
+            # Below 1 it is a ratio, as tuneport's warmup_ratio: ceil(0.05 x steps) steps.
+            warmup_steps=0.05, weight_decay=0.0,
             max_grad_norm=1.0, logging_steps=1, save_strategy="no", report_to="none",
             use_cpu=True, train_sampling_strategy="sequential", seed=args.seed,
             remove_unused_columns=False, dataloader_num_workers=0)
@@ -134,7 +147,7 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     return {"trained_tokens": trained, "train_seconds": sum(times),
             "trained_tokens_per_second": trained / sum(times),
             "padding_fraction": 1 - real / padded, "peak_rss_mb": peak_rss_mb(),
-            "eval_loss": eval_loss(model, val)}
+            "eval_loss": eval_loss(model, val), "trace": trace}
 
 
 def run_tuneport(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,7 +161,11 @@ def run_tuneport(args: argparse.Namespace) -> dict[str, Any]:
 
     def up(path: str, name: str) -> Any:
         p = Path(path)
-        return provider.upload(RenderedDataset(provider="local", path=p, fingerprint=name,
+        # Uploads are content-addressed by fingerprint: a fixed name would reuse the file
+        # of an earlier run with other --examples and train on different data.
+        digest = hashlib.sha256(p.read_bytes()).hexdigest()[:16]
+        return provider.upload(RenderedDataset(provider="local", path=p,
+                                               fingerprint=f"{name}-{digest}",
                                                n_examples=1, n_bytes=p.stat().st_size,
                                                format="chat"))
 
@@ -165,14 +182,17 @@ def run_tuneport(args: argparse.Namespace) -> dict[str, Any]:
     if job.status.value != "succeeded":
         raise SystemExit(f"tuneport run failed: {job.error}")
     throughput = job.raw["throughput"]
-    evals = [p.eval_loss for p in provider.metrics(job.id) if p.eval_loss is not None]
+    points = provider.metrics(job.id)
+    evals = [p.eval_loss for p in points if p.eval_loss is not None]
     return {"trained_tokens": throughput["trained_tokens"],
             "train_seconds": throughput["seconds"],
             "trained_tokens_per_second": throughput["trained_tokens_per_second"],
             # The trainer runs detached (not our child): it reports its own peak RSS.
             "padding_fraction": 0.0,
             "peak_rss_mb": max(peak_rss_mb(), float(throughput["peak_rss_mb"])),
-            "eval_loss": evals[-1]}
+            "eval_loss": evals[-1],
+            "trace": [{"step": p.step, "loss": p.train_loss, "learning_rate": p.learning_rate}
+                      for p in points]}
 
 
 def side(args: argparse.Namespace, which: str) -> dict[str, Any]:
@@ -194,6 +214,17 @@ def side(args: argparse.Namespace, which: str) -> dict[str, Any]:
     return result
 
 
+def print_trace(traces: dict[str, list[dict[str, float]]]) -> None:
+    """Both sides' step losses and learning rates side by side (stderr; stdout stays JSON)."""
+    sys.stderr.write(f"{'step':>4} {'tuneport loss':>14} {'baseline loss':>14} {'rel diff':>9} "
+                     f"{'tuneport lr':>12} {'baseline lr':>12}\n")
+    for ours, theirs in zip(traces["tuneport"], traces["baseline"], strict=False):
+        diff = abs(ours["loss"] - theirs["loss"]) / max(abs(theirs["loss"]), 1e-12)
+        sys.stderr.write(f"{ours['step']:>4} {ours['loss']:>14.6f} {theirs['loss']:>14.6f} "
+                         f"{diff:>9.2e} {ours['learning_rate']:>12.4e} "
+                         f"{theirs['learning_rate']:>12.4e}\n")
+
+
 def peak_rss_mb() -> float:
     """Largest RSS of this process and its reaped children."""
     kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -212,6 +243,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trace", action="store_true",
+                        help="also print both sides' loss and learning rate at every step")
     parser.add_argument("--side", choices=["baseline", "tuneport"])
     parser.add_argument("--train", default="")
     parser.add_argument("--val", default="")
@@ -236,6 +269,9 @@ def main() -> None:
         resolve_model_path(args.model)
         tuneport_side = side(args, "tuneport")
         baseline_side = side(args, "baseline")
+    traces = {"tuneport": tuneport_side.pop("trace"), "baseline": baseline_side.pop("trace")}
+    if args.trace:
+        print_trace(traces)
     print(json.dumps({
         "model": args.model, "steps": args.steps, "batch_size": args.batch_size,
         "examples": args.examples, "threads": args.threads,

@@ -70,11 +70,17 @@ def _cpu_seconds() -> float:
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Any:
-    warmup = round(config.warmup_ratio * total_steps)
+    """The learning-rate factor at each optimizer step (0-based), for ``LambdaLR``.
+
+    The conventions of transformers' schedulers under ``TrainingArguments`` (a warmup
+    ratio gives ``ceil(ratio * steps)`` warmup steps; warmup rises from 0 at the first
+    step), so hyperparameters tuned there carry over and runs compare step by step.
+    """
+    warmup = math.ceil(config.warmup_ratio * total_steps)
 
     def factor(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
+        if step < warmup:
+            return step / warmup
         if config.lr_scheduler == "constant":
             return 1.0
         progress = (step - warmup) / max(1, total_steps - warmup)
