@@ -105,7 +105,8 @@ def _transformers_run(model_path: Path, train_file: Path, val_file: Path, config
         target_modules=default_target_modules(base.config.model_type), task_type="CAUSAL_LM"))
     args = TrainingArguments(
         output_dir=str(out), per_device_train_batch_size=config.batch_size,
-        learning_rate=config.effective_learning_rate(), max_steps=len(schedule), lr_scheduler_type="linear",
+        learning_rate=config.effective_learning_rate(), max_steps=len(schedule),
+        lr_scheduler_type="linear",
         warmup_steps=config.warmup_ratio, weight_decay=0.0, max_grad_norm=1.0, logging_steps=1,
         save_strategy="no", report_to="none", use_cpu=True, seed=config.seed,
         train_sampling_strategy="sequential", remove_unused_columns=False,
