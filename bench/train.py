@@ -7,6 +7,7 @@ memory (max RSS) is measured separately. Prints one JSON object.
 
     python bench/train.py                       # SmolLM2-135M-Instruct (needs the demo extra)
     python bench/train.py --model PATH --examples 64 --eval-examples 16
+    python bench/train.py --steps 4 --examples 16 --trace   # step losses/rates side by side
 
 Metrics: trained tokens/s = loss-bearing (assistant) tokens per second of training steps;
 eval loss = mean cross-entropy over the held-out examples' trained tokens after training.
