@@ -89,8 +89,9 @@ def test_checkpointing_gives_the_fp32_losses_and_is_recorded(runs: dict[str, Fin
     assert len(checkpointed.losses) == 8
     assert max(abs(a - b) for a, b in zip(checkpointed.losses, plain.losses, strict=True)) < 1e-5
     assert plain.losses[-1] < 0.7 * plain.losses[0]
-    # The trainer records the option as asked in config.json (not the resolved value).
+    # config.json keeps the option as asked; the status records what was applied.
     assert checkpointed.config["gradient_checkpointing"] is True
+    assert checkpointed.job.raw["gradient_checkpointing"] is True
     assert checkpointed.throughput["dtype"] == "fp32"
 
 
@@ -110,7 +111,9 @@ def test_reduced_precision_trains_close_to_fp32(runs: dict[str, Finished], dtype
 def test_cpu_defaults_are_fp32_without_checkpointing(runs: dict[str, Finished]) -> None:
     plain = runs["fp32"]
     assert plain.config["gradient_checkpointing"] is None  # "on for GPU", resolved at run time
+    assert plain.job.raw["gradient_checkpointing"] is False
     assert plain.config["mixed_precision"] == "auto"
+    assert plain.job.raw["precision"] == "no"
     assert plain.throughput["dtype"] == "fp32"
     assert plain.throughput["device"] == "cpu"
 

@@ -243,6 +243,7 @@ class _Run:
     def _prepare_model(self, model: Any, on_gpu: bool) -> Any:
         cfg = self.config
         use_gc = cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else on_gpu
+        self.gradient_checkpointing = bool(use_gc)  # what was applied, for status and events
         if cfg.method == "full":
             model.to(self.device)
             if use_gc:
@@ -424,12 +425,14 @@ class _Run:
         self._init_wandb()
         self.status(status="running", phase="training", total_steps=total_steps,
                     step=start_step, n_params=self.n_params, n_trainable=self.n_trainable,
-                    device=self.device.type)
+                    device=self.device.type, precision=self.precision,
+                    gradient_checkpointing=self.gradient_checkpointing)
         layout = f" ({self.dist.strategy.upper()})" if self.dist.strategy else ""
         self.event(f"Training {cfg.method} on {self.device.type} x{self.dist.world}{layout}: "
                    f"{total_steps} steps, {self.n_trainable:,} of {self.n_params:,} "
                    f"parameters trainable", type="status", total_steps=total_steps,
-                   distributed=self.dist.strategy, world_size=self.dist.world)
+                   distributed=self.dist.strategy, world_size=self.dist.world,
+                   precision=self.precision, gradient_checkpointing=self.gradient_checkpointing)
         step = start_step
         try:
             for step_index in range(start_step, total_steps):
