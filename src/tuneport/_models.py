@@ -308,10 +308,12 @@ class ModelEndpoint(_Model):
                 "deploy it first (client.deploy(job, wait=True) or tuneport endpoint JOB "
                 "--deploy)."
             )
-        response = self.openai_client().chat.completions.create(
-            model=self.model, messages=messages,  # type: ignore[arg-type]
-            max_tokens=max_tokens, temperature=temperature, **kwargs,
-        )
+        # A client per call, closed at once: a dropped client leaks its pooled connection.
+        with self.openai_client() as client:
+            response = client.chat.completions.create(
+                model=self.model, messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens, temperature=temperature, **kwargs,
+            )
         return response.choices[0].message.content or ""
 
     def openai_client(self, **kwargs: Any) -> openai.OpenAI:

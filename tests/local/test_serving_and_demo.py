@@ -54,54 +54,54 @@ def server_port(trained: Job) -> Iterator[int]:
 
 def test_serve_answers_the_official_openai_client(trained: Job, server_port: int) -> None:
     endpoint = LocalProvider(port=server_port).endpoint(trained)
-    client = endpoint.openai_client()
-    assert [m.id for m in client.models.list()] == [trained.id, "base"]
-    messages = [{"role": "system", "content": "You are a terse assistant."},
-                {"role": "user", "content": "Say hello to the cow."}]
-    reply = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
-                                           max_tokens=12, temperature=0)
-    answer = reply.choices[0].message.content or ""
-    assert answer.startswith("Hello, ")
-    assert answer.endswith("!")
-    assert reply.usage is not None
-    assert reply.usage.completion_tokens > 0
-    base = client.chat.completions.create(model="base", messages=messages,  # type: ignore[arg-type]
-                                          max_tokens=12)
-    assert base.choices[0].message.content != answer
-    with pytest.raises(openai.NotFoundError):
-        client.chat.completions.create(model="nope", messages=messages)  # type: ignore[arg-type]
-    with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model=trained.id, messages=messages, n=2)  # type: ignore[arg-type]
+    with endpoint.openai_client() as client:
+        assert [m.id for m in client.models.list()] == [trained.id, "base"]
+        messages = [{"role": "system", "content": "You are a terse assistant."},
+                    {"role": "user", "content": "Say hello to the cow."}]
+        reply = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                               max_tokens=12, temperature=0)
+        answer = reply.choices[0].message.content or ""
+        assert answer.startswith("Hello, ")
+        assert answer.endswith("!")
+        assert reply.usage is not None
+        assert reply.usage.completion_tokens > 0
+        base = client.chat.completions.create(model="base", messages=messages,  # type: ignore[arg-type]
+                                              max_tokens=12)
+        assert base.choices[0].message.content != answer
+        with pytest.raises(openai.NotFoundError):
+            client.chat.completions.create(model="nope", messages=messages)  # type: ignore[arg-type]
+        with pytest.raises(openai.BadRequestError):
+            client.chat.completions.create(model=trained.id, messages=messages, n=2)  # type: ignore[arg-type]
 
 
 def test_serve_streams_chunks_to_the_official_openai_client(trained: Job,
                                                            server_port: int) -> None:
-    client = LocalProvider(port=server_port).endpoint(trained).openai_client()
-    messages = [{"role": "system", "content": "You are a terse assistant."},
-                {"role": "user", "content": "Say hello to the cow."}]
-    whole = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
-                                           max_tokens=12)
-    stream = client.chat.completions.create(
-        model=trained.id, messages=messages, max_tokens=12, stream=True,  # type: ignore[arg-type]
-        stream_options={"include_usage": True})
-    chunks = list(stream)
-    assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
-    assert chunks[0].choices[0].delta.role == "assistant"
-    pieces = [c.choices[0].delta.content for c in chunks if c.choices
-              and c.choices[0].delta.content]
-    assert len(pieces) > 1  # generated piece by piece, not sent at the end
-    assert "".join(pieces) == whole.choices[0].message.content
-    finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
-    assert finishes[-1] == whole.choices[0].finish_reason == "stop"
-    assert finishes[:-1] == [None] * (len(finishes) - 1)
-    assert chunks[-1].choices == []
-    assert chunks[-1].usage == whole.usage
+    with LocalProvider(port=server_port).endpoint(trained).openai_client() as client:
+        messages = [{"role": "system", "content": "You are a terse assistant."},
+                    {"role": "user", "content": "Say hello to the cow."}]
+        whole = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                               max_tokens=12)
+        stream = client.chat.completions.create(
+            model=trained.id, messages=messages, max_tokens=12, stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True})
+        chunks = list(stream)
+        assert all(c.object == "chat.completion.chunk" and c.id == chunks[0].id for c in chunks)
+        assert chunks[0].choices[0].delta.role == "assistant"
+        pieces = [c.choices[0].delta.content for c in chunks if c.choices
+                  and c.choices[0].delta.content]
+        assert len(pieces) > 1  # generated piece by piece, not sent at the end
+        assert "".join(pieces) == whole.choices[0].message.content
+        finishes = [c.choices[0].finish_reason for c in chunks if c.choices]
+        assert finishes[-1] == whole.choices[0].finish_reason == "stop"
+        assert finishes[:-1] == [None] * (len(finishes) - 1)
+        assert chunks[-1].choices == []
+        assert chunks[-1].usage == whole.usage
 
-    # A stop string ends the stream before it, as in the whole answer.
-    stopped = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
-                                             max_tokens=12, stream=True, stop=[","])
-    text = "".join(c.choices[0].delta.content or "" for c in stopped if c.choices)
-    assert text == "Hello"
+        # A stop string ends the stream before it, as in the whole answer.
+        stopped = client.chat.completions.create(model=trained.id, messages=messages,  # type: ignore[arg-type]
+                                                 max_tokens=12, stream=True, stop=[","])
+        text = "".join(c.choices[0].delta.content or "" for c in stopped if c.choices)
+        assert text == "Hello"
 
 
 def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_model_path: Path,

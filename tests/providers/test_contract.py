@@ -78,9 +78,10 @@ def test_submit_wait_events_endpoint_deploy_chat(name: str, emulator: Any, tmp_p
     assert "api_key" not in endpoint.model_dump()
     assert emulator.api_key not in repr(endpoint)
 
-    chat = endpoint.openai_client(max_retries=0).chat.completions.create(
-        model=endpoint.model, messages=[{"role": "user", "content": "2 plus 2?"}]
-    )
+    with endpoint.openai_client(max_retries=0) as openai_client:
+        chat = openai_client.chat.completions.create(
+            model=endpoint.model, messages=[{"role": "user", "content": "2 plus 2?"}]
+        )
     assert chat.choices[0].message.content
     provider.close()
 
