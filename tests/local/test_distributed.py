@@ -45,7 +45,8 @@ def test_ddp_lora_under_accelerate_launch_equals_one_process(
     assert single.status is JobStatus.SUCCEEDED, log_of(home, single.id)
 
     started = next(e for e in provider.events(ddp.id) if e.data.get("distributed"))
-    assert started.data == {"distributed": "ddp", "world_size": 2, "total_steps": 8}
+    assert started.data == {"distributed": "ddp", "world_size": 2, "total_steps": 8,
+                            "precision": "no", "gradient_checkpointing": False}
     assert "(DDP)" in started.message
     checksums = ddp.raw["rank_checksums"]
     assert len(checksums) == 2
