@@ -33,10 +33,7 @@ def usd_text(value: Any) -> str:
 
 def option_label(row: CostEstimate) -> str:
     """A short name for one option: ``together (hosted)``, ``2x H100-SXM @ runpod-secure``."""
-    if row.kind == "hosted":
-        return f"{row.provider} (hosted)"
-    count = f"{row.gpus}x " if row.gpus and row.gpus > 1 else ""
-    return f"{count}{row.gpu} @ {row.cloud}"
+    return row.label
 
 
 def _pyplot() -> Any:

@@ -215,6 +215,14 @@ class CostEstimate(_Frozen):
         """Whether any price used is older than the staleness threshold."""
         return bool(self.stale_prices)
 
+    @property
+    def label(self) -> str:
+        """A short name: ``together (hosted)``, ``2x H100-SXM @ runpod-secure``."""
+        if self.kind == "hosted":
+            return f"{self.provider} (hosted)"
+        count = f"{self.gpus}x " if self.gpus and self.gpus > 1 else ""
+        return f"{count}{self.gpu} @ {self.cloud}"
+
     def to_row(self) -> dict[str, Any]:
         """One row of ``tuneport compare --json``."""
         return {
@@ -284,6 +292,20 @@ class Comparison(_Frozen):
     tokens: int
     rows: tuple[CostEstimate, ...]
     skipped: tuple[SkippedOption, ...] = ()
+
+    def __str__(self) -> str:
+        # A plain-text table for print(); the CLI draws the rich one.
+        lines = [f"{self.model}: {self.examples:,} examples, {self.tokens:,} tokens - "
+                 "training cost, cheapest first"]
+        for i, row in enumerate(self.rows, 1):
+            usd = row.training_usd
+            lines.append(
+                f"{i:>3}. {row.label:<34} ${usd.expected:.4f}  "
+                f"(${usd.low:.4f}-${usd.high:.4f})  prices of {row.as_of}"
+            )
+        lines.extend(f"  left out: {s.provider}{' ' + s.gpu if s.gpu else ''}: {s.reason}"
+                     for s in self.skipped)
+        return "\n".join(lines)
 
     @property
     def cheapest(self) -> CostEstimate | None:
