@@ -55,23 +55,6 @@ def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def eval_loss(model: Any, examples: list[Any]) -> float:
-    """Exact held-out loss: one example at a time, trained tokens only."""
-    import torch
-
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for ex in examples:
-            logits = model(input_ids=torch.tensor([ex.input_ids])).logits[0, :-1].float()
-            mask = torch.tensor(ex.trained[1:])
-            labels = torch.tensor(ex.input_ids[1:])
-            total += float(torch.nn.functional.cross_entropy(logits[mask], labels[mask],
-                                                             reduction="sum"))
-            count += int(mask.sum())
-    return total / count
-
-
 def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     """transformers Trainer + peft LoRA + DataCollatorForSeq2Seq (pads to the batch max)."""
     import torch
@@ -87,6 +70,7 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
         resolve_model_path,
     )
     from tuneport.providers.local.trainer import build_schedule
+    from tuneport.testing import held_out_loss
 
     torch.set_num_threads(args.threads)
     path = resolve_model_path(args.model)
@@ -148,7 +132,7 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     return {"trained_tokens": trained, "train_seconds": sum(times),
             "trained_tokens_per_second": trained / sum(times),
             "padding_fraction": 1 - real / padded, "peak_rss_mb": peak_rss_mb(),
-            "eval_loss": eval_loss(model, val), "trace": trace}
+            "eval_loss": held_out_loss(model, val), "trace": trace}
 
 
 def run_tuneport(args: argparse.Namespace) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHATML_TEMPLATE", "tiny_chat_examples", "tiny_model"]
+__all__ = ["CHATML_TEMPLATE", "held_out_loss", "tiny_chat_examples", "tiny_model"]
 
 # ChatML, as SmolLM2 and Qwen use it; ``add_generation_prompt`` opens an assistant turn.
 CHATML_TEMPLATE = (
@@ -145,3 +145,25 @@ def tiny_model(
     model.save_pretrained(out)
     (out / "tuneport_tiny.json").write_text(json.dumps({"seed": seed}) + "\n")
     return out
+
+
+def held_out_loss(model: Any, examples: list[Any]) -> float:
+    """Exact held-out loss as a reference: one example at a time, trained tokens only.
+
+    ``examples`` are tokenized examples with ``input_ids`` and a per-token ``trained`` mask
+    (as the local trainer's data module produces them). Independent of the trainer's own
+    packed evaluation, so tests and benchmarks can check it against this.
+    """
+    import torch
+
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for ex in examples:
+            logits = model(input_ids=torch.tensor([ex.input_ids])).logits[0, :-1].float()
+            mask = torch.tensor(ex.trained[1:])
+            labels = torch.tensor(ex.input_ids[1:])
+            total += float(torch.nn.functional.cross_entropy(logits[mask], labels[mask],
+                                                             reduction="sum"))
+            count += int(mask.sum())
+    return total / count

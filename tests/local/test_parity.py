@@ -21,7 +21,7 @@ from local_helpers import log_of, upload, wait
 from tuneport._models import FineTuneSpec, JobStatus
 from tuneport.providers.local import LocalProvider
 from tuneport.providers.local.config import TrainConfig
-from tuneport.providers.local.data import TokenizedExample, prepare_examples, read_jsonl
+from tuneport.providers.local.data import prepare_examples, read_jsonl
 from tuneport.providers.local.models import (
     default_target_modules,
     load_model,
@@ -29,6 +29,7 @@ from tuneport.providers.local.models import (
 )
 from tuneport.providers.local.packing import group_micro_batches
 from tuneport.providers.local.trainer import _lr_lambda, build_schedule
+from tuneport.testing import held_out_loss
 
 _HF_SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}
 
@@ -63,20 +64,6 @@ def _variable_length_records(n: int, seed: int) -> list[dict[str, Any]]:
         {"role": "assistant",
          "content": " ".join(rng.choice(words) for _ in range(rng.randint(1, 40)))},
     ]} for _ in range(n)]
-
-
-def _held_out_loss(model: Any, examples: list[TokenizedExample]) -> float:
-    total, count = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for ex in examples:
-            logits = model(input_ids=torch.tensor([ex.input_ids])).logits[0, :-1].float()
-            mask = torch.tensor(ex.trained[1:])
-            labels = torch.tensor(ex.input_ids[1:])
-            total += float(torch.nn.functional.cross_entropy(logits[mask], labels[mask],
-                                                             reduction="sum"))
-            count += int(mask.sum())
-    return total / count
 
 
 def _transformers_run(model_path: Path, train_file: Path, val_file: Path, config: TrainConfig,
@@ -115,7 +102,7 @@ def _transformers_run(model_path: Path, train_file: Path, val_file: Path, config
                       data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True))
     trainer.train()
     losses = [float(entry["loss"]) for entry in trainer.state.log_history if "loss" in entry]
-    return losses, _held_out_loss(model, val)
+    return losses, held_out_loss(model, val)
 
 
 # transformers' own Trainer reads its deprecated alias (transformers 5.x).
@@ -159,4 +146,4 @@ def _held_out_loss_untrained(model_path: Path, val_file: Path) -> float:
     tokenizer = load_tokenizer(str(model_path))
     val, _ = prepare_examples(tokenizer, read_jsonl(str(val_file)), max_seq_len=512,
                               over_length="truncate")
-    return _held_out_loss(load_model(str(model_path), attn_implementation="sdpa"), val)
+    return held_out_loss(load_model(str(model_path), attn_implementation="sdpa"), val)
