@@ -61,15 +61,15 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
-    from tuneport.providers.local.config import TrainConfig
-    from tuneport.providers.local.data import prepare_examples, read_jsonl
-    from tuneport.providers.local.models import (
+    from tuneport.local.config import TrainConfig
+    from tuneport.local.data import prepare_examples, read_jsonl
+    from tuneport.local.models import (
         default_target_modules,
         load_model,
         load_tokenizer,
         resolve_model_path,
     )
-    from tuneport.providers.local.trainer import build_schedule
+    from tuneport.local.trainer import build_schedule
     from tuneport.testing import held_out_loss
 
     torch.set_num_threads(args.threads)
@@ -249,7 +249,7 @@ def main() -> None:
         write_jsonl(make_examples(args.eval_examples, args.seed + 1), Path(args.val))
         # Convert a GGUF model once, outside the timed runs.
         os.environ["TUNEPORT_HOME"] = args.home
-        from tuneport.providers.local.models import resolve_model_path
+        from tuneport.local.models import resolve_model_path
 
         resolve_model_path(args.model)
         tuneport_side = side(args, "tuneport")

@@ -60,8 +60,8 @@ from tuneport._models import (
 )
 
 if TYPE_CHECKING:
-    from tuneport._client import AsyncClient, Client, ProviderAvailabilityWarning
     from tuneport._config import RetryPolicy, Settings, load_settings
+    from tuneport.client.client import AsyncClient, Client, ProviderAvailabilityWarning
     from tuneport.cost import Comparison, CostEstimate, compare
     from tuneport.dataset import Dataset, Issue, TokenStats, ValidationReport, count_tokens
     from tuneport.ledger import Ledger
@@ -72,9 +72,9 @@ __version__ = "0.1.0"
 
 # Public names that live in heavier modules, imported on first access (PEP 562).
 _LAZY: dict[str, str] = {
-    "Client": "tuneport._client",
-    "AsyncClient": "tuneport._client",
-    "ProviderAvailabilityWarning": "tuneport._client",
+    "Client": "tuneport.client.client",
+    "AsyncClient": "tuneport.client.client",
+    "ProviderAvailabilityWarning": "tuneport.client.client",
     "RetryPolicy": "tuneport._config",
     "Settings": "tuneport._config",
     "load_settings": "tuneport._config",

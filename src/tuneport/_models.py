@@ -251,6 +251,19 @@ class Checkpoint(_Model):
     metrics: dict[str, float] = Field(default_factory=dict)
 
 
+# Endpoints of these kinds answer inside this process. Each names its runner by dotted path,
+# resolved on first chat, so this module of plain values imports nothing above it (the way
+# the provider registry names adapters).
+_IN_PROCESS_RUNNERS: dict[str, str] = {"local": "tuneport.local.serving:LocalModel"}
+
+
+def _in_process_runner(kind: str) -> Any:
+    import importlib
+
+    module, _, attr = _IN_PROCESS_RUNNERS[kind].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 class ModelEndpoint(_Model):
     """How to call a fine-tuned model.
 
@@ -291,11 +304,9 @@ class ModelEndpoint(_Model):
             **kwargs: passed on to ``chat.completions.create`` (hosted) or
                 ``LocalModel.chat`` (local).
         """
-        if self.kind == "local":
-            from tuneport.providers.local.serving import LocalModel
-
+        if self.kind in _IN_PROCESS_RUNNERS:
             if self._local_model is None:
-                self._local_model = LocalModel.from_endpoint(self)
+                self._local_model = _in_process_runner(self.kind).from_endpoint(self)
             text: str = self._local_model.chat(
                 messages, max_tokens=max_tokens, temperature=temperature, **kwargs
             ).text

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from client_fakes import Backend, FakeProvider
 
-from tuneport._client import Client
+from tuneport.client.client import Client
 from tuneport.providers import registry
 
 

@@ -20,9 +20,9 @@ pytest.importorskip("fireworks")
 
 from typer.testing import CliRunner
 
-from tuneport._client import AsyncClient, Client, ProviderAvailabilityWarning
 from tuneport._exceptions import JobFailedError, JobTimeoutError, MissingCredentialsError
 from tuneport._models import EndpointState, JobStatus
+from tuneport.client.client import AsyncClient, Client, ProviderAvailabilityWarning
 from tuneport.emulator import Emulator, ManualClock, running
 
 PROVIDERS = ("openai", "together", "fireworks")
@@ -224,7 +224,7 @@ def cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
 
 
-@pytest.mark.filterwarnings("ignore::tuneport._client.ProviderAvailabilityWarning")
+@pytest.mark.filterwarnings("ignore::tuneport.client.client.ProviderAvailabilityWarning")
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_cli_submit_status_events_wait_endpoint(
     emu: Emulator, provider: str, tmp_path: Path
@@ -264,7 +264,7 @@ def test_cli_submit_status_events_wait_endpoint(
     assert "succeeded" in human.stdout
 
 
-@pytest.mark.filterwarnings("ignore::tuneport._client.ProviderAvailabilityWarning")
+@pytest.mark.filterwarnings("ignore::tuneport.client.client.ProviderAvailabilityWarning")
 def test_cli_cancel_and_failed_wait_exit_codes(emu: Emulator, tmp_path: Path) -> None:
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records()))

@@ -8,7 +8,6 @@ import sqlite3
 import pytest
 from client_fakes import Backend, chat_records
 
-from tuneport._client import AsyncClient, Client
 from tuneport._config import RetryPolicy
 from tuneport._exceptions import (
     BadRequestError,
@@ -21,6 +20,7 @@ from tuneport._exceptions import (
     ValidationFailedError,
 )
 from tuneport._models import JobStatus, WandbConfig
+from tuneport.client.client import AsyncClient, Client
 from tuneport.dataset import Dataset
 
 

@@ -10,8 +10,8 @@ import pytest
 from local_helpers import log_of, start, wait
 
 from tuneport._models import JobStatus
+from tuneport.local.accounting import gpu_hourly_usd, run_cost_usd
 from tuneport.providers.local import LocalProvider
-from tuneport.providers.local.accounting import gpu_hourly_usd, run_cost_usd
 from tuneport.testing import tiny_chat_examples
 
 

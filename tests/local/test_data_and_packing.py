@@ -9,10 +9,10 @@ import torch
 
 from tuneport._exceptions import ConfigError, UnsupportedFeatureError
 from tuneport._models import FineTuneSpec
-from tuneport.providers.local.config import config_from_spec
-from tuneport.providers.local.data import encode_record, prepare_examples
-from tuneport.providers.local.models import load_model, load_tokenizer
-from tuneport.providers.local.packing import pack, packed_loss, register_packed_attention
+from tuneport.local.config import config_from_spec
+from tuneport.local.data import encode_record, prepare_examples
+from tuneport.local.models import load_model, load_tokenizer
+from tuneport.local.packing import pack, packed_loss, register_packed_attention
 
 
 @pytest.fixture(scope="module")

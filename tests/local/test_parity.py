@@ -19,16 +19,16 @@ import torch
 from local_helpers import log_of, upload, wait
 
 from tuneport._models import FineTuneSpec, JobStatus
-from tuneport.providers.local import LocalProvider
-from tuneport.providers.local.config import TrainConfig
-from tuneport.providers.local.data import prepare_examples, read_jsonl
-from tuneport.providers.local.models import (
+from tuneport.local.config import TrainConfig
+from tuneport.local.data import prepare_examples, read_jsonl
+from tuneport.local.models import (
     default_target_modules,
     load_model,
     load_tokenizer,
 )
-from tuneport.providers.local.packing import group_micro_batches
-from tuneport.providers.local.trainer import _lr_lambda, build_schedule
+from tuneport.local.packing import group_micro_batches
+from tuneport.local.trainer import _lr_lambda, build_schedule
+from tuneport.providers.local import LocalProvider
 from tuneport.testing import held_out_loss
 
 _HF_SCHEDULERS = {"linear": "linear", "cosine": "cosine", "constant": "constant_with_warmup"}

@@ -19,9 +19,9 @@ import pytest
 from local_helpers import log_of, start, wait
 
 from tuneport._models import FineTuneSpec, Job, JobStatus
+from tuneport.local.config import config_from_spec
+from tuneport.local.rundir import RunDir, write_json_atomic
 from tuneport.providers.local import LocalProvider
-from tuneport.providers.local.config import config_from_spec
-from tuneport.providers.local.rundir import RunDir, write_json_atomic
 
 # Few steps keep the module fast; 8 steps at lr 1e-2 already halve the tiny model's loss.
 _OPTIONS = {"max_steps": 8, "validation_split": 0.0}
@@ -130,7 +130,7 @@ def test_trainer_set_up_applies_the_resolved_options(
         tmp_path: Path, tiny_data: Path, tiny_model_path: Path,
         options: dict[str, object], checkpointing: bool) -> None:
     """The run records no resolved checkpointing flag, so look at the model it builds."""
-    from tuneport.providers.local import trainer
+    from tuneport.local import trainer
 
     rd = RunDir(tmp_path / "run")
     spec = FineTuneSpec(model=str(tiny_model_path), provider_options={"threads": 1, **options})

@@ -15,8 +15,9 @@ from local_helpers import log_of, start, wait
 from rich.console import Console
 
 from tuneport._models import Job, JobStatus
-from tuneport.providers.local import LocalModel, LocalProvider
-from tuneport.providers.local.serving import build_app
+from tuneport.local import LocalModel
+from tuneport.local.serving import build_app
+from tuneport.providers.local import LocalProvider
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ def test_serve_streams_chunks_to_the_official_openai_client(trained: Job,
 def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_model_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("tuneport.dataset")
-    from tuneport.providers.local.demo import run_demo
+    from tuneport.cli.demo import run_demo
 
     monkeypatch.setenv("TUNEPORT_LOCAL_THREADS", "1")
     out = io.StringIO()

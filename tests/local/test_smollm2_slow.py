@@ -9,8 +9,9 @@ import pytest
 from local_helpers import log_of, start, wait
 
 from tuneport._models import JobStatus
-from tuneport.providers.local import LocalModel, LocalProvider
-from tuneport.providers.local.models import smollm2_gguf_path
+from tuneport.local import LocalModel
+from tuneport.local.models import smollm2_gguf_path
+from tuneport.providers.local import LocalProvider
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from tuneport._client import Client
     from tuneport._models import Job, JobEvent, ModelEndpoint
+    from tuneport.client.client import Client
 
 __all__ = ["register"]
 
@@ -96,7 +96,7 @@ def _handled(as_json: bool = False) -> Iterator[None]:
             # A warning (OpenAI's wind-down dates ...) is one line for the user, not a
             # Python warning with a source path.
             warnings.showwarning = _show_warning
-            from tuneport._preparing import ProviderAvailabilityWarning
+            from tuneport.client.preparing import ProviderAvailabilityWarning
 
             warnings.filterwarnings("default", category=ProviderAvailabilityWarning)
             yield
@@ -134,7 +134,7 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 
 def _client(provider: str | None) -> Client:
-    from tuneport._client import Client
+    from tuneport.client.client import Client
 
     return Client(provider=provider)
 

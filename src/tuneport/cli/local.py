@@ -42,7 +42,7 @@ def serve_command(
     from rich.console import Console
 
     from tuneport._exceptions import TuneportError
-    from tuneport.providers.local.serving import serve
+    from tuneport.local.serving import serve
 
     job_id = job.split(":", 1)[1] if job.startswith("local:") else job
     console = Console(stderr=True)
@@ -76,7 +76,7 @@ def demo_command(
     max_steps: int = typer.Option(None, help="Stop after this many steps (quick runs)."),
 ) -> None:
     """Validate the sample data, compare costs, LoRA fine-tune on CPU, compare answers."""
-    from tuneport.providers.local.demo import run_demo
+    from tuneport.cli.demo import run_demo
 
     try:
         run_demo(model=model, data=data, epochs=epochs, learning_rate=learning_rate,

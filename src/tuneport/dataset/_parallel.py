@@ -180,11 +180,11 @@ class _Helper:
     """One helper process."""
 
     def __init__(self) -> None:
-        import tuneport
-
         env = dict(os.environ)
-        # The child must import this same tuneport, installed or not.
-        root = str(Path(tuneport.__file__).resolve().parent.parent)
+        # The child must import this same tuneport, installed or not: put the folder that
+        # holds the package (``src/`` in a checkout) first on its path. Found from this
+        # file, so the dataset package needs nothing above it.
+        root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-c", _BOOT], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

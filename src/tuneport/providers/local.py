@@ -1,5 +1,7 @@
 """``LocalProvider``: the local PEFT backend behind the same contract as hosted providers.
 
+A thin adapter over :mod:`tuneport.local` (the trainer, run directories and serving).
+
 ``create_job`` writes the run directory and starts the trainer in a subprocess (under
 ``torchrun`` for ``devices > 1``), returning at once; every other method reads the run
 directory, so jobs survive the Python process that created them.
@@ -41,20 +43,31 @@ from tuneport._models import (
     RemoteFile,
     RenderedDataset,
 )
-from tuneport.providers.base import Provider
-from tuneport.providers.local.config import config_from_spec
-from tuneport.providers.local.rundir import (
+from tuneport.local.config import config_from_spec
+from tuneport.local.rundir import (
     RunDir,
     runs_root,
     tuneport_home,
     utcnow,
     write_json_atomic,
 )
+from tuneport.providers.base import Provider
 
 if TYPE_CHECKING:
     from tuneport._config import ProviderSettings
+    from tuneport.local.serving import LocalModel
 
-__all__ = ["DEFAULT_PORT", "LocalProvider"]
+__all__ = ["DEFAULT_PORT", "LocalModel", "LocalProvider"]
+
+
+def __getattr__(name: str) -> Any:
+    # ``from tuneport.providers.local import LocalModel`` worked when the trainer lived
+    # here; it still does, without loading torch until asked.
+    if name == "LocalModel":
+        from tuneport.local.serving import LocalModel
+
+        return LocalModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 DEFAULT_PORT = 8765
 _ACTIVE = ("queued", "running", "cancelling")
@@ -151,9 +164,9 @@ class LocalProvider(Provider):
     """Fine-tune on this machine with torch + transformers + peft.
 
     Runs live under ``TUNEPORT_HOME/runs/<job_id>/`` (see
-    :mod:`tuneport.providers.local.rundir`). Training options beyond the
+    :mod:`tuneport.local.rundir`). Training options beyond the
     :class:`~tuneport._models.FineTuneSpec` fields go in ``provider_options``: see
-    :data:`tuneport.providers.local.config.OPTION_NAMES` (e.g. ``devices``,
+    :data:`tuneport.local.config.OPTION_NAMES` (e.g. ``devices``,
     ``max_seq_len``, ``over_length``, ``validation_split``, ``merge``).
     """
 
@@ -264,13 +277,13 @@ class LocalProvider(Provider):
     def _launch(self, rd: RunDir, *, resume: bool, wandb_key: str | None = None) -> None:
         config = rd.read_config()
         devices = int(config.get("devices", 1))
-        module = ["-m", "tuneport.providers.local", "train", str(rd.path)]
+        module = ["-m", "tuneport.local", "train", str(rd.path)]
         if resume:
             module.append("--resume")
         command = _launch_command(module, devices, str(config.get("launcher", "torchrun")))
         env = dict(os.environ)
         # The child must import this very tuneport, installed or not.
-        package_root = str(Path(__file__).resolve().parents[3])
+        package_root = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         env["TUNEPORT_HOME"] = str(tuneport_home())

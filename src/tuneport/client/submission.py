@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tuneport._config import RetryPolicy
 from tuneport._exceptions import ConflictError, NotFoundError
 from tuneport._models import FineTuneSpec, Job, JobStatus, RemoteFile, RenderedDataset
-from tuneport._preparing import Prepared, ProgressCallback
-from tuneport._retrying import is_transient, retrying
+from tuneport.client.preparing import Prepared, ProgressCallback
+from tuneport.client.retrying import is_transient, retrying
 from tuneport.ledger import Ledger
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 from tuneport._exceptions import JobFailedError, JobTimeoutError, ProviderError, RateLimitError
 from tuneport._models import EndpointState, Job, JobStatus, ModelEndpoint
-from tuneport._retrying import PollBackoff
+from tuneport.client.retrying import PollBackoff
 
 __all__ = [
     "DEFAULT_MAX_POLL",

@@ -1,13 +1,13 @@
-"""The local trainer: runs in its own process (``python -m tuneport.providers.local train``).
+"""The local trainer: runs in its own process (``python -m tuneport.local train``).
 
 An own loop rather than transformers' Trainer, because packing without cross-example
 attention and computing the LM head only at trained positions need control over the
-forward pass (see :mod:`tuneport.providers.local.packing`).
+forward pass (see :mod:`tuneport.local.packing`).
 
 Everything it reports goes to the run directory (status, events, checkpoints). Under a
 launcher (``torchrun``, ``accelerate launch``) every rank trains its share of each step's
 examples through torch's DistributedDataParallel, or FSDP for full fine-tuning (see
-:mod:`tuneport.providers.local.distributed`); the loss is normalized by the *global*
+:mod:`tuneport.local.distributed`); the loss is normalized by the *global*
 number of trained tokens, so N processes train the model one process would. Only rank 0
 writes to the run directory.
 """
@@ -27,23 +27,23 @@ from types import FrameType
 from typing import Any
 
 from tuneport._exceptions import TuneportError, UnsupportedFeatureError
-from tuneport.providers.local.accounting import record_throughput, run_cost_usd
-from tuneport.providers.local.config import TrainConfig
-from tuneport.providers.local.data import TokenizedExample, prepare_examples, read_jsonl
-from tuneport.providers.local.distributed import Distributed, resolve_strategy
-from tuneport.providers.local.models import (
+from tuneport.local.accounting import record_throughput, run_cost_usd
+from tuneport.local.config import TrainConfig
+from tuneport.local.data import TokenizedExample, prepare_examples, read_jsonl
+from tuneport.local.distributed import Distributed, resolve_strategy
+from tuneport.local.models import (
     default_target_modules,
     load_model,
     load_tokenizer,
     resolve_model_path,
 )
-from tuneport.providers.local.packing import (
+from tuneport.local.packing import (
     PackedBatch,
     group_micro_batches,
     pack,
     register_packed_attention,
 )
-from tuneport.providers.local.rundir import RunDir, utcnow
+from tuneport.local.rundir import RunDir, utcnow
 
 __all__ = ["Stopped", "run_training"]
 

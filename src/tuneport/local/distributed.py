@@ -30,7 +30,7 @@ import os
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from tuneport.providers.local.packing import PackedBatch, causal_lm_of, packed_loss
+from tuneport.local.packing import PackedBatch, causal_lm_of, packed_loss
 
 __all__ = ["Distributed", "Strategy", "resolve_strategy"]
 

@@ -38,7 +38,7 @@ def _display_path(path: Path) -> str:
 def find_demo_data() -> Path:
     """The sample dataset: ``examples/data`` under the current folder or the source tree."""
     candidates = [Path.cwd() / "examples" / "data" / _DATA_NAME,
-                  Path(__file__).resolve().parents[4] / "examples" / "data" / _DATA_NAME]
+                  Path(__file__).resolve().parents[3] / "examples" / "data" / _DATA_NAME]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
@@ -137,7 +137,7 @@ def compare_answers(job: Any, messages: list[dict[str, Any]], console: Any) -> t
     """Step 4: the base and the fine-tuned model's answers to a held-out prompt."""
     from rich.table import Table
 
-    from tuneport.providers.local.serving import LocalModel
+    from tuneport.local.serving import LocalModel
 
     model = LocalModel.from_job(job.id)
     base = model.chat(messages, max_tokens=60, use_adapter=False).text

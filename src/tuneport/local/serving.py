@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuneport._exceptions import ConfigError
-from tuneport.providers.local.models import load_model, load_tokenizer, resolve_model_path
-from tuneport.providers.local.rundir import RunDir
+from tuneport.local.models import load_model, load_tokenizer, resolve_model_path
+from tuneport.local.rundir import RunDir
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette

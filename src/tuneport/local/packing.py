@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuneport.providers.local.data import TokenizedExample
+from tuneport.local.data import TokenizedExample
 
 if TYPE_CHECKING:
     import torch

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tuneport.providers.local.rundir import tuneport_home
+from tuneport.local.rundir import tuneport_home
 
 __all__ = ["CPU_HOUR_USD_DEFAULT", "gpu_hourly_usd", "record_throughput", "run_cost_usd"]
 
@@ -37,8 +37,8 @@ CPU_HOUR_USD_DEFAULT = Decimal("0.04")
 def _gpus_toml_candidates() -> list[Path]:
     here = Path(__file__).resolve()
     return [
-        here.parents[2] / "_catalog_data" / "gpus.toml",  # inside the installed wheel
-        here.parents[4] / "providers" / "gpus.toml",  # source checkout
+        here.parents[1] / "_catalog_data" / "gpus.toml",  # inside the installed wheel
+        here.parents[3] / "providers" / "gpus.toml",  # source checkout
     ]
 
 

@@ -1,7 +1,7 @@
 """The ``asyncio`` face of :class:`tuneport.Client`.
 
 The adapters are synchronous (the official SDKs' sync clients), so each call runs in a
-worker thread; waiting uses the same rules as the sync client (:mod:`tuneport._waiting`)
+worker thread; waiting uses the same rules as the sync client (:mod:`tuneport.client.waiting`)
 but sleeps with ``asyncio.sleep``, so many jobs can be followed on one event loop.
 """
 
@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tuneport._config import Settings
-from tuneport._job_refs import JobRef
 from tuneport._models import (
     Checkpoint,
     EndpointState,
@@ -22,7 +21,8 @@ from tuneport._models import (
     MetricPoint,
     ModelEndpoint,
 )
-from tuneport._waiting import (
+from tuneport.client.job_refs import JobRef
+from tuneport.client.waiting import (
     endpoint_following,
     follow_async,
     job_following,
@@ -32,7 +32,7 @@ from tuneport._waiting import (
 from tuneport.ledger import Ledger
 
 if TYPE_CHECKING:
-    from tuneport._client import Client
+    from tuneport.client.client import Client
     from tuneport.cost import Comparison, CostEstimate
     from tuneport.providers.base import ProviderQuote
 
@@ -55,7 +55,7 @@ class AsyncClient:
     """
 
     def __init__(self, provider: str | None = None, **kwargs: Any) -> None:
-        from tuneport._client import Client
+        from tuneport.client.client import Client
 
         #: The :class:`Client` doing the work in worker threads.
         self.sync: Client = Client(provider, **kwargs)

@@ -4,7 +4,7 @@ Transient failures are ``RateLimitError`` (waiting the provider's Retry-After wh
 gave one), ``ServerError`` and ``TransportError``; everything else raises at once. The
 provider SDKs' own blind retries are off for creates, so these are the only retries a
 create ever gets, and each one is preceded by a look for the job the lost attempt may
-have created (see :mod:`tuneport._submission`).
+have created (see :mod:`tuneport.client.submission`).
 """
 
 from __future__ import annotations

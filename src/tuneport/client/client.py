@@ -3,10 +3,10 @@
 :class:`Client` validates, renders, uploads (once per content and provider), creates jobs
 with an idempotency key, retries transient failures after looking for the job a lost
 request may have created, records everything in the ledger, and waits with backoff.
-The steps live in small modules: :mod:`tuneport._preparing` (validate, resolve the
-model, render), :mod:`tuneport._submission` (upload and create exactly once),
-:mod:`tuneport._job_refs` (what ``"together:ft-1"`` means), :mod:`tuneport._waiting`
-(polling with backoff) and :mod:`tuneport._async_client` (:class:`AsyncClient`).
+The steps live in small modules: :mod:`tuneport.client.preparing` (validate, resolve the
+model, render), :mod:`tuneport.client.submission` (upload and create exactly once),
+:mod:`tuneport.client.job_refs` (what ``"together:ft-1"`` means), :mod:`tuneport.client.waiting`
+(polling with backoff) and :mod:`tuneport.client.async_client` (:class:`AsyncClient`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from tuneport._async_client import AsyncClient
 from tuneport._config import RetryPolicy, Settings, load_settings
 from tuneport._exceptions import (
     BadRequestError,
@@ -30,7 +29,6 @@ from tuneport._exceptions import (
     JobFailedError,
     UnsupportedFeatureError,
 )
-from tuneport._job_refs import JobRef, resolve_job_ref
 from tuneport._models import (
     Capability,
     Checkpoint,
@@ -42,15 +40,17 @@ from tuneport._models import (
     ModelEndpoint,
     WandbConfig,
 )
-from tuneport._preparing import (
+from tuneport.client.async_client import AsyncClient
+from tuneport.client.job_refs import JobRef, resolve_job_ref
+from tuneport.client.preparing import (
     ProgressCallback,
     ProviderAvailabilityWarning,
     as_dataset,
     prepare,
 )
-from tuneport._retrying import retrying
-from tuneport._submission import Submitter, derive_idempotency_key, with_key
-from tuneport._waiting import (
+from tuneport.client.retrying import retrying
+from tuneport.client.submission import Submitter, derive_idempotency_key, with_key
+from tuneport.client.waiting import (
     endpoint_following,
     follow,
     job_following,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneport._exceptions import ConfigError, LocalBackendError
-from tuneport.providers.local.rundir import tuneport_home
+from tuneport.local.rundir import tuneport_home
 
 __all__ = [
     "SMOLLM2_ID",
