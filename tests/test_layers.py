@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "cost": {"_exceptions", "_models", "catalog", "dataset"},
     "local": {"_exceptions", "_models"},
     "providers": {"_exceptions", "_models", "_config", "catalog", "local"},
-    "emulator": {"_exceptions", "catalog"},
+    "emulator": {"_exceptions"},
     "client": {"_exceptions", "_models", "_config", "catalog", "cost", "dataset", "ledger",
                "providers"},
     "testing": {"_exceptions", "_models", "local", "dataset", "providers"},

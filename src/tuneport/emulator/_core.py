@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from tuneport.emulator._clock import Clock, SystemClock
 from tuneport.emulator._faults import FAULT_KINDS, FaultPlan
-from tuneport.emulator._prices import catalog_price_per_million
+from tuneport.emulator._prices import fixed_price_per_million
 from tuneport.emulator._store import Store
 
 __all__ = ["ApiError", "EmulatorConfig", "EmulatorState", "Handler", "make_route"]
@@ -47,7 +47,7 @@ class EmulatorConfig:
         timeout_seconds: how late a ``timeout`` fault answers.
         state_path: a SQLite file that keeps state across restarts (``None``: memory only).
         price_per_million: ``(provider, model, method) -> USD`` per 1M trained tokens;
-            default: tuneport's catalog prices (overrides in ``TUNEPORT_CATALOG_DIR`` count).
+            default: the emulator's own fixed table (``_prices``), never tuneport's catalog.
         openai_fine_tuning_closed: OpenAI answers ``POST /fine_tuning/jobs`` with the 403
             an organisation gets once self-serve fine-tuning is closed to it (the wind-down);
             files, reads and chat keep working. Can be flipped while running.
@@ -66,7 +66,7 @@ class EmulatorConfig:
     retry_after: float = 1.0
     timeout_seconds: float = 30.0
     state_path: Path | None = None
-    price_per_million: Callable[[str, str, str], float] = catalog_price_per_million
+    price_per_million: Callable[[str, str, str], float] = fixed_price_per_million
     openai_fine_tuning_closed: bool = False
 
     def check(self) -> None:

@@ -190,6 +190,10 @@ class TogetherProvider(Provider):
     def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
         """Poll ``processing_status`` until ``COMPLETED``.
 
+        A file whose freshly read ``processing_status`` is ``None`` is ready: the SDK's
+        ``FileResponse`` documents that "files for purposes that do not require validation
+        skip validation", so nothing will ever move it to ``COMPLETED``.
+
         Raises:
             DatasetError: Together rejected the file (its validation report is quoted).
             TransportError: still not processed after ``timeout`` seconds.
@@ -197,7 +201,7 @@ class TogetherProvider(Provider):
         deadline = time.monotonic() + timeout
         current = file
         while True:
-            if current.status == _FILE_DONE:
+            if current.status == _FILE_DONE or (current is not file and current.status is None):
                 return current
             if current.status in _FILE_FAILED:
                 report = current.raw.get("validation_report") or {}
@@ -272,6 +276,9 @@ class TogetherProvider(Provider):
             kwargs["random_seed"] = spec.seed
         if validation_file is not None:
             kwargs["validation_file"] = validation_file.id
+            # Together computes eval loss only when n_evals > 0 (its default is 0); one eval
+            # per epoch is also what tuneport's cost model bills (validation_billing per_eval).
+            kwargs["n_evals"] = self.evals_for(spec)
         kwargs["suffix"] = self.suffix_for(spec.suffix, idempotency_key)
         if spec.wandb is not None:
             kwargs["wandb_api_key"] = _hosted.wandb_key(self.name, spec.wandb)
@@ -291,6 +298,14 @@ class TogetherProvider(Provider):
                 )
             kwargs[key] = value
         return kwargs
+
+    @staticmethod
+    def evals_for(spec: FineTuneSpec) -> int:
+        """Evaluations over the validation file: one per epoch (what the cost model bills)."""
+        option = spec.provider_options.get("n_evals")
+        if isinstance(option, int):
+            return option
+        return spec.epochs if isinstance(spec.epochs, int) and spec.epochs > 0 else 1
 
     @staticmethod
     def suffix_for(suffix: str | None, idempotency_key: str) -> str:
@@ -416,19 +431,33 @@ class TogetherProvider(Provider):
 
     # -- estimate ------------------------------------------------------------------------
 
-    def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
-        """Together's own price for this job on an uploaded, validated file."""
+    def quote(
+        self, file: RemoteFile, spec: FineTuneSpec, validation_file: RemoteFile | None = None,
+    ) -> ProviderQuote:
+        """Together's own price for this job on an uploaded, validated file.
+
+        The request carries what the job would: the SFT method with its required
+        ``train_on_inputs`` (the spec and the SDK's ``TrainingMethodSFT`` mark it required),
+        and with a validation file, that file and ``n_evals`` (evaluations are billed).
+        """
         lora = spec.method in ("lora", "dpo-lora")
         training_type: dict[str, Any] = {"type": "Lora" if lora else "Full"}
         if lora:
             rank = spec.lora_rank or 8
             training_type.update(lora_r=rank, lora_alpha=spec.lora_alpha or 2 * rank)
         epochs = spec.epochs if isinstance(spec.epochs, int) else 1
-        method: Any = {"method": "dpo" if spec.method.startswith("dpo") else "sft"}
+        method: dict[str, Any] = {"method": "dpo" if spec.method.startswith("dpo") else "sft"}
+        if method["method"] == "sft":
+            method["train_on_inputs"] = spec.provider_options.get("train_on_inputs", "auto")
+        extra: dict[str, Any] = {}
+        if validation_file is not None:
+            extra = {"validation_file": validation_file.id, "n_evals": self.evals_for(spec)}
         with self._errors("asking Together for a price estimate"):
             result = self._client.fine_tuning.estimate_price(
                 training_file=file.id, model=spec.model, n_epochs=epochs,
-                training_method=method, training_type=training_type,  # type: ignore[arg-type]
+                training_method=method,  # type: ignore[arg-type]
+                training_type=training_type,  # type: ignore[arg-type]
+                **extra,
             )
         raw = _hosted.dump(result)
         if not raw.get("estimation_available"):

@@ -1,8 +1,9 @@
-"""Emulated jobs bill trained tokens at the catalog's prices (official SDKs only).
+"""Emulated jobs bill from the emulator's own price table, never from tuneport's catalog.
 
-OpenAI reports no cost on a job; Together reports ``total_price`` in nano-dollars and
-Fireworks ``estimatedCost`` as a google.type.Money. Both must equal trained tokens times the
-catalog's price, and a price in ``TUNEPORT_CATALOG_DIR`` must change what they report.
+The emulator judges tuneport's cost figures, so it must not read them: a price in
+``TUNEPORT_CATALOG_DIR`` leaves its bills unchanged. Its table and the catalog are two
+transcriptions of the providers' price pages; one test compares them, so a mistake in either
+shows up as a difference (official SDKs only; no tuneport code drives the jobs).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ together = pytest.importorskip("together")
 fireworks = pytest.importorskip("fireworks")
 
 from tuneport.catalog import clear_catalog_cache, load_catalog  # noqa: E402
-from tuneport.emulator import Emulator  # noqa: E402
-from tuneport.emulator._prices import catalog_price_per_million  # noqa: E402
+from tuneport.emulator import Emulator, ManualClock, running  # noqa: E402
+from tuneport.emulator._prices import fixed_price_per_million, size_billions  # noqa: E402
 
 from .conftest import JOB_SECONDS  # noqa: E402
 
@@ -37,10 +38,6 @@ def catalog_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
     clear_catalog_cache()
     yield folder
     clear_catalog_cache()
-
-
-def _price(provider: str, model: str, method: str = "sft-lora") -> Decimal:
-    return load_catalog().resolve_model(provider, model).methods[method].usd_per_1m
 
 
 def _together_job(emu: Emulator, path: Path, **options: object) -> Any:
@@ -75,54 +72,69 @@ def _fireworks_job(emu: Emulator, path: Path) -> tuple[int, Decimal]:
     return tokens, cost
 
 
-def test_together_total_price_is_tokens_times_catalog_price(
+def test_together_total_price_is_tokens_times_the_emulator_price(
         emu: Emulator, train_file: Path, catalog_dir: Path) -> None:
     lora = _together_job(emu, train_file, lora=True)
     assert lora.token_count
-    assert lora.total_price == round(lora.token_count * _price("together", TOGETHER_MODEL)
-                                     * 1000)  # USD per 1M tokens -> nano-dollars per token
+    # $0.48 per 1M tokens (Together, up to 16B, LoRA SFT) = 480 nano-dollars a token.
+    assert lora.total_price == lora.token_count * 480
     full = _together_job(emu, train_file, lora=False)
     assert full.token_count == lora.token_count
-    assert full.total_price == round(full.token_count
-                                     * _price("together", TOGETHER_MODEL, "sft-full") * 1000)
-    assert full.total_price != lora.total_price
+    assert full.total_price == full.token_count * 540
 
 
-def test_fireworks_estimated_cost_is_tokens_times_catalog_price(
+def test_fireworks_estimated_cost_is_tokens_times_the_emulator_price(
         emu: Emulator, train_file: Path, catalog_dir: Path) -> None:
     tokens, cost = _fireworks_job(emu, train_file)
     assert tokens > 0
-    expected = tokens * _price("fireworks", FIREWORKS_MODEL) / 10**6
-    assert abs(cost - expected) <= Decimal("1e-9")
+    assert abs(cost - tokens * Decimal("0.50") / 10**6) <= Decimal("1e-9")
 
 
-def test_a_catalog_override_changes_the_bill(
+def test_a_catalog_override_does_not_change_the_bill(
         emu: Emulator, train_file: Path, catalog_dir: Path) -> None:
     before = _together_job(emu, train_file, lora=True)
     (catalog_dir / "together.toml").write_text(
         '[[tiers]]\nname = "up-to-16b"\nprices = { sft-lora = "0.10" }\n')
-    (catalog_dir / "fireworks.toml").write_text(
-        '[[tiers]]\nname = "up-to-16b"\nprices = { sft-lora = "0.20" }\n')
     clear_catalog_cache()
+    assert load_catalog().resolve_model("together", TOGETHER_MODEL).methods[
+        "sft-lora"].usd_per_1m == Decimal("0.10")  # the override took effect in tuneport
     after = _together_job(emu, train_file, lora=True)
-    assert after.token_count == before.token_count
-    assert after.token_count
-    assert after.total_price == after.token_count * 100  # $0.10 per 1M = 100 nano$ a token
-    assert after.total_price != before.total_price
-    tokens, cost = _fireworks_job(emu, train_file)
-    assert abs(cost - tokens * Decimal("0.20") / 10**6) <= Decimal("1e-9")
+    assert after.total_price == before.total_price
 
 
-def test_unlisted_model_gets_its_size_tier(catalog_dir: Path) -> None:
-    # Not in the catalog: the size in the id picks the provider's tier.
-    pc = load_catalog().provider("together")
-    tiers = {t.name: float(t.prices["sft-lora"]) for t in pc.tiers}
-    assert catalog_price_per_million("together", "someone/New-Model-7B", "lora") == \
-        tiers["up-to-16b"]
-    assert catalog_price_per_million("together", "someone/New-Model-32B", "lora") == \
-        tiers["17b-69b"]
-    fw = {t.name: float(t.prices["dpo-lora"]) for t in load_catalog().provider("fireworks").tiers}
-    assert catalog_price_per_million("fireworks", "accounts/x/models/new-3p2b", "dpo-lora") == \
-        fw["up-to-16b"]
-    assert catalog_price_per_million("fireworks", "accounts/x/models/huge-400b", "dpo-lora") == \
-        fw["over-300b"]
+def test_a_caller_can_still_give_its_own_prices(train_file: Path) -> None:
+    with running(clock=ManualClock(), job_seconds=JOB_SECONDS,
+                 price_per_million=lambda provider, model, method: 2.0) as emu:
+        job = _together_job(emu, train_file, lora=True)
+    assert job.total_price == job.token_count * 2000
+
+
+def _catalog_rows() -> list[tuple[str, str, str, Decimal]]:
+    rows = []
+    catalog = load_catalog()
+    for provider in ("together", "fireworks", "openai"):
+        for entry in catalog.provider(provider).models:
+            for method, price in entry.methods.items():
+                rows.append((provider, entry.id, method, price.usd_per_1m))
+    return rows
+
+
+def test_the_emulator_table_and_the_catalog_agree(catalog_dir: Path) -> None:
+    # Two transcriptions of the same price pages: every listed model and method must match.
+    rows = _catalog_rows()
+    assert len(rows) > 40
+    differ = [f"{p} {m} {k}: catalog {price}, emulator {fixed_price_per_million(p, m, k)}"
+              for p, m, k, price in rows
+              if abs(Decimal(str(fixed_price_per_million(p, m, k))) - price) > Decimal("1e-9")]
+    assert differ == []
+
+
+def test_sizes_and_tiers_for_unlisted_models() -> None:
+    assert size_billions("someone/New-Model-7B") == 7
+    assert size_billions("accounts/x/models/new-3p2b") == 3.2
+    assert size_billions("mistralai/Mixtral-8x7B-Instruct-v0.1") == 46.7  # total, not 7
+    assert size_billions("no-size-here") is None
+    assert fixed_price_per_million("together", "someone/New-Model-32B", "lora") == 1.50
+    assert fixed_price_per_million("fireworks", "accounts/x/models/huge-400b", "dpo-lora") == 20
+    assert fixed_price_per_million("openai", "ft:gpt-4o-mini-2024-07-18:org::x", "lora") == 3.0
+    assert fixed_price_per_million("nobody", "m", "lora") == 0.0
