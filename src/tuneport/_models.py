@@ -327,6 +327,33 @@ class ModelEndpoint(_Model):
             )
         return response.choices[0].message.content or ""
 
+    def chat_batch(self, conversations: list[list[dict[str, Any]]], *, max_tokens: int = 128,
+                   use_adapter: bool = True) -> list[Any]:
+        """Greedy replies to many conversations at once (local endpoints only).
+
+        The local backend generates them in batches (left padding, KV cache), which is
+        what :meth:`tuneport.Client.evaluate` uses. Each reply has ``text``,
+        ``prompt_tokens``, ``completion_tokens`` and ``finish_reason``.
+
+        Args:
+            conversations: OpenAI-style message lists.
+            max_tokens: the most new tokens per reply.
+            use_adapter: False answers with the base model alone (the baseline).
+
+        Raises:
+            ConfigError: the endpoint is not a local one.
+        """
+        if self.kind not in _IN_PROCESS_RUNNERS:
+            from tuneport._exceptions import ConfigError
+
+            raise ConfigError(f"chat_batch answers for local endpoints only (this one is "
+                              f"{self.kind}); call chat() per conversation.")
+        if self._local_model is None:
+            self._local_model = _in_process_runner(self.kind).from_endpoint(self)
+        replies: list[Any] = self._local_model.chat_batch(
+            conversations, max_tokens=max_tokens, use_adapter=use_adapter)
+        return replies
+
     def openai_client(self, **kwargs: Any) -> openai.OpenAI:
         """A ready ``openai.OpenAI`` client pointed at this endpoint.
 

@@ -120,6 +120,19 @@ class LocalModel:
                               temperature=temperature, top_p=top_p, stop=stop,
                               use_adapter=use_adapter, seed=seed, add_special_tokens=False)
 
+    def chat_batch(self, conversations: list[list[dict[str, Any]]], *, max_tokens: int = 128,
+                   use_adapter: bool = True, batch_size: int | None = None) -> list[ChatResult]:
+        """Greedy replies to many conversations, generated in left-padded batches.
+
+        The same replies as :meth:`chat` one by one (greedy), in far less time; see
+        :mod:`tuneport.local.generation`.
+        """
+        from tuneport.local.generation import DEFAULT_BATCH_SIZE, generate_batch
+
+        return generate_batch(self, conversations, max_tokens=max_tokens,
+                              use_adapter=use_adapter,
+                              batch_size=batch_size or DEFAULT_BATCH_SIZE)
+
     def generate(self, prompt: str, *, max_tokens: int = 128, temperature: float = 0.0,
                  top_p: float = 1.0, stop: list[str] | None = None,
                  use_adapter: bool = True) -> str:
