@@ -45,6 +45,8 @@ class Dataset:
     def __init__(self, source: Source) -> None:
         self._source = source
         self._fingerprint: tuple[Any, str] | None = None
+        #: Hashes of the examples :meth:`split` held out from this (training) part.
+        self.heldout_hashes: frozenset[str] = frozenset()
 
     # -- constructors -------------------------------------------------------------------
 
@@ -138,6 +140,30 @@ class Dataset:
         if key is not None:
             self._fingerprint = (key, digest)
         return digest
+
+    def split(self, validation: float = 0.1, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """Set examples aside for evaluation: ``(train, heldout)``.
+
+        Deterministic (same data and seed, same split) and stratified by length (the
+        held-out part has short and long examples in the same proportions as the whole).
+        Fine-tuning with a client records the held-out examples in the ledger, and later
+        training data that contains one is refused (``allow_overlap=True`` to override).
+
+        Args:
+            validation: the share to hold out (at least one example, at most all but one).
+            seed: the draw's seed.
+
+        Raises:
+            ConfigError: ``validation`` is not between 0 and 1.
+            DatasetError: fewer than two usable examples.
+        """
+        from tuneport.dataset._split import example_hash, split_dataset
+
+        train, heldout = split_dataset(self, validation, seed)
+        # The pair remembers its held-out part: a client fine-tuning on ``train`` records
+        # these hashes in the ledger before anything else can train on them.
+        train.heldout_hashes = frozenset(example_hash(e) for e in heldout.iter_examples())
+        return train, heldout
 
     # -- validation ---------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 See :class:`Ledger`. The client keeps one at ``TUNEPORT_HOME/ledger.sqlite3``.
 """
 
+from tuneport.ledger._eval_cache import EvalStore
 from tuneport.ledger._store import (
     LEDGER_FILENAME,
     Ledger,
@@ -11,4 +12,6 @@ from tuneport.ledger._store import (
     scrub_secrets,
 )
 
-__all__ = ["LEDGER_FILENAME", "Ledger", "SubmissionRecord", "UploadRecord", "scrub_secrets"]
+__all__ = [
+    "LEDGER_FILENAME", "EvalStore", "Ledger", "SubmissionRecord", "UploadRecord", "scrub_secrets",
+]
