@@ -144,6 +144,7 @@ class ProviderError(TuneportError):
         provider: the provider's name.
         status_code: the HTTP status, when there was one.
         code: the provider's own error code, when it gave one.
+        request_id: the provider's id of the failed request (quote it to their support).
     """
 
     def __init__(
@@ -153,11 +154,13 @@ class ProviderError(TuneportError):
         provider: str,
         status_code: int | None = None,
         code: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(f"[{provider}] {message}")
         self.provider = provider
         self.status_code = status_code
         self.code = code
+        self.request_id = request_id
 
 
 class AuthenticationError(ProviderError):
@@ -172,8 +175,10 @@ class RateLimitError(ProviderError):
     """Rate limited (429) after tuneport's own retries."""
 
     def __init__(self, message: str, *, provider: str, retry_after: float | None = None,
-                 status_code: int | None = 429, code: str | None = None) -> None:
-        super().__init__(message, provider=provider, status_code=status_code, code=code)
+                 status_code: int | None = 429, code: str | None = None,
+                 request_id: str | None = None) -> None:
+        super().__init__(message, provider=provider, status_code=status_code, code=code,
+                         request_id=request_id)
         self.retry_after = retry_after
 
 

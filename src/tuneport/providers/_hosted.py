@@ -37,12 +37,14 @@ from tuneport._exceptions import (
     TransportError,
 )
 from tuneport._models import EndpointState, Job, JobEvent, JobStatus, ModelEndpoint, WandbConfig
+from tuneport.providers import _scrub
 
 __all__ = [
     "ForbiddenHook",
     "as_secret",
     "dump",
     "idempotency_token",
+    "ledger_scope",
     "map_errors",
     "money_to_decimal",
     "nano_usd",
@@ -88,6 +90,28 @@ def idempotency_token(key: str, length: int = 12) -> str:
     suffixes of ``[a-z0-9-]`` and limited length, so the key travels as a hash prefix.
     """
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:length]
+
+
+def ledger_scope(provider: str, base_url: str, *, account: str | None = None,
+                 api_key: SecretStr | None = None) -> str:
+    """A ledger scope: ``provider|base_url|account`` (see ``Provider.ledger_scope``).
+
+    The account is its id where the provider has one in the URL (Fireworks); otherwise a
+    one-way hash of the API key stands for it (a key belongs to one account), so neither
+    the key nor a part of it is ever stored. Two keys of one account give two scopes:
+    records are then not shared, which costs a re-upload, never a duplicate job (the
+    provider is asked for the key's job before any create).
+    """
+    if account:
+        who = f"account:{account}"
+    elif api_key is not None:
+        digest = hashlib.sha256(
+            b"tuneport-ledger-scope\0" + api_key.get_secret_value().encode("utf-8")
+        ).hexdigest()
+        who = f"key-sha256:{digest[:16]}"
+    else:
+        who = "anonymous"
+    return f"{provider}|{base_url.rstrip('/')}|{who}"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -162,10 +186,13 @@ def since_event(events: list[JobEvent], after: str | None) -> list[JobEvent]:
 
 def wandb_key(provider: str, wandb: WandbConfig) -> str:
     """The W&B key a provider needs to log runs for the user (from the config or the env)."""
+    # Remembered so that the SDKs' debug logs of the job body and their errors never show it.
     if wandb.api_key is not None and wandb.api_key.get_secret_value():
+        _scrub.remember([wandb.api_key.get_secret_value()])
         return wandb.api_key.get_secret_value()
     env = os.environ.get("WANDB_API_KEY")
     if env:
+        _scrub.remember([env])
         return env
     raise ConfigError(
         f"{provider} logs to Weights & Biases with your W&B key: set WANDB_API_KEY "
@@ -224,11 +251,62 @@ def _provider_message(exc: Any) -> tuple[str, str | None]:
 
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    # Providers echo key fragments in 401 messages ("Incorrect API key provided: sk-ab***").
-    return re.sub(r"\b(sk|fw|tgp)[-_][A-Za-z0-9_\-*]{4,}", r"\1-***", text)
+    return _scrub.scrub_text(text, secrets)
+
+
+# What to do about an SDK exception that carries no HTTP status, by the SDK's class name.
+_ADVICE = {
+    "APIResponseValidationError": "The answer did not match the SDK's schema: upgrade the SDK "
+    "(pip install -U {package}) or report it with the request id.",
+    "LengthFinishReasonError": "The reply hit max_tokens: raise max_tokens or shorten the "
+    "prompt.",
+    "ContentFilterFinishReasonError": "The provider's content filter refused the reply: change "
+    "the prompt.",
+    "SubjectTokenProviderError": "No workload-identity token could be obtained: check the "
+    "identity provider settings, or use an API key.",
+    "InvalidWebhookSignatureError": "The webhook signature does not match: check the webhook "
+    "secret.",
+    "WebSocketConnectionClosedError": "The realtime connection closed: reconnect and send the "
+    "unsent messages again.",
+    "WebSocketQueueFullError": "Too many messages are waiting on the realtime connection: send "
+    "more slowly.",
+    "FileTypeError": "The file type is not accepted: give a .jsonl (or .parquet) file.",
+    "DownloadError": "The download failed: check the network and the free disk space, then "
+    "try again.",
+}
+_ADVICE_DEFAULT = ("The {package} SDK refused the call: check the arguments and the SDK version "
+                   "(pip install -U {package}).")
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-fireworks-request-id", "x-amzn-requestid")
+_PACKAGES = {"fireworks": "fireworks-ai"}
+
+
+def request_id_of(exc: Any) -> str | None:
+    """The provider's request id carried by an SDK exception (attribute or response header)."""
+    rid = getattr(exc, "request_id", None)
+    if isinstance(rid, str) and rid:
+        return rid
+    try:
+        headers = exc.response.headers
+    except Exception:  # no response (connection errors) or an odd one
+        return None
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _where(status: int | None, request_id: str | None) -> str:
+    parts = [f"HTTP {status}"] if status else ["no HTTP status"]
+    if request_id:
+        parts.append(f"request id {request_id}")
+    return ", ".join(parts)
+
+
+def _is_sdk_error(exc: BaseException, sdk: ModuleType) -> bool:
+    root = sdk.__name__.split(".")[0]
+    return any(c.__module__.split(".")[0] == root for c in type(exc).__mro__[:-1]
+               if c not in (Exception, BaseException))
 
 
 @contextlib.contextmanager
@@ -240,36 +318,60 @@ def map_errors(
     secrets: tuple[str, ...] = (),
     on_forbidden: ForbiddenHook | None = None,
 ) -> Iterator[None]:
-    """Turn the SDK's exceptions raised inside the block into tuneport's tree.
+    """Turn every exception of the SDK raised inside the block into tuneport's tree.
+
+    The tuneport error names the provider, the HTTP status, the request id when the
+    provider gave one, and what to do. It is chained ``from`` the SDK exception after
+    :func:`tuneport.providers._scrub.scrub` has taken the key, the Authorization header
+    and any W&B key out of it (status, request id and the provider's message stay).
 
     Args:
         provider: the provider's name for messages and ``ProviderError.provider``.
         sdk: the SDK module (``openai``, ``together``, ``fireworks``), whose exception
-            classes are looked up by their shared Stainless names.
+            classes are looked up by their shared Stainless names; any other exception
+            class defined by the SDK package is mapped too.
         action: what was being done, e.g. ``"creating the job"``.
         secrets: strings to scrub from messages (the API key).
         on_forbidden: may turn a 403 into a more specific error (OpenAI's wind-down).
     """
+    # Remembered before the call: the SDKs' debug logging runs inside the block.
+    _scrub.remember(secrets)
     try:
         yield
-    except sdk.APIStatusError as exc:
-        raise _status_error(provider, exc, action, secrets, on_forbidden) from exc
-    except sdk.APITimeoutError as exc:
-        raise TransportError(
-            f"{action} timed out; the request may or may not have reached {provider}.",
-            provider=provider,
-        ) from exc
-    except sdk.APIConnectionError as exc:
-        raise TransportError(
-            f"could not reach {provider} while {action}: "
-            f"{_redact(str(exc), secrets)}. Check the network and base_url.",
-            provider=provider,
-        ) from exc
-    except sdk.APIError as exc:  # e.g. a response the SDK could not parse
-        raise ProviderError(
-            f"unexpected answer while {action}: {_redact(str(exc), secrets)}",
-            provider=provider,
-        ) from exc
+    except Exception as exc:
+        if not _is_sdk_error(exc, sdk):
+            raise
+        _scrub.scrub(exc, secrets)
+        raise _mapped(provider, sdk, exc, action, secrets, on_forbidden) from exc
+
+
+def _mapped(provider: str, sdk: ModuleType, exc: Exception, action: str,
+            secrets: tuple[str, ...], on_forbidden: ForbiddenHook | None) -> ProviderError:
+    package = _PACKAGES.get(sdk.__name__, sdk.__name__)
+    rid = request_id_of(exc)
+    if isinstance(exc, sdk.APIStatusError):
+        return _status_error(provider, exc, action, secrets, on_forbidden)
+    if isinstance(exc, sdk.APITimeoutError):
+        return TransportError(
+            f"{action} timed out ({_where(None, rid)}); the request may or may not have "
+            f"reached {provider}. Try the same call again: tuneport adopts a job that a lost "
+            "answer created.",
+            provider=provider, request_id=rid,
+        )
+    if isinstance(exc, sdk.APIConnectionError):
+        return TransportError(
+            f"could not reach {provider} while {action} ({_where(None, rid)}): "
+            f"{_redact(str(exc), secrets)}. Check the network and base_url, then try again.",
+            provider=provider, request_id=rid,
+        )
+    status = getattr(exc, "status_code", None)
+    status = int(status) if isinstance(status, int) else None
+    advice = _ADVICE.get(type(exc).__name__, _ADVICE_DEFAULT).format(package=package)
+    return ProviderError(
+        f"unexpected {type(exc).__name__} while {action} ({_where(status, rid)}): "
+        f"{_redact(str(exc), secrets)}. {advice}",
+        provider=provider, status_code=status, request_id=rid,
+    )
 
 
 def _status_error(
@@ -280,33 +382,41 @@ def _status_error(
     on_forbidden: ForbiddenHook | None,
 ) -> ProviderError:
     status = int(getattr(exc, "status_code", 0) or 0)
+    rid = request_id_of(exc)
     message, code = _provider_message(exc)
-    message = _redact(message, secrets)
-    text = f"{action} failed ({status}): {message}"
+    message = _redact(message, secrets).rstrip(".")
+    text = f"{action} failed ({_where(status or None, rid)}): {message}"
+    ids: dict[str, Any] = {"provider": provider, "status_code": status or None, "code": code,
+                           "request_id": rid}
     if status == 403 and on_forbidden is not None:
         special = on_forbidden(exc)
         if special is not None:
+            special.request_id = special.request_id or rid
             return special
     if status in (401, 403):
         return AuthenticationError(
-            f"{text}. Check the API key (and its permissions) for {provider}.",
-            provider=provider, status_code=status, code=code,
-        )
+            f"{text}. Check the API key (and its permissions) for {provider}.", **ids)
     if status == 404:
-        return NotFoundError(text, provider=provider, status_code=status, code=code)
+        return NotFoundError(
+            f"{text}. Check the id: it may belong to another account or base_url.", **ids)
     if status == 409:
-        return ConflictError(text, provider=provider, status_code=status, code=code)
+        return ConflictError(f"{text}. It exists already; use the existing one.", **ids)
     if status == 429:
         response = getattr(exc, "response", None)
         retry_after = retry_after_seconds(getattr(response, "headers", None))
+        wait = f"in {retry_after:g} s" if retry_after is not None else "later"
         return RateLimitError(
-            text, provider=provider, retry_after=retry_after, status_code=status, code=code
+            f"{text}. Rate limited: try again {wait}, or lower the request rate.",
+            retry_after=retry_after, **ids,
         )
     if status >= 500:
-        return ServerError(text, provider=provider, status_code=status, code=code)
+        return ServerError(
+            f"{text}. {provider} failed: try again later, quoting the request id if it "
+            "persists.", **ids)
     if status in (400, 413, 415, 422):
-        return BadRequestError(text, provider=provider, status_code=status, code=code)
-    return ProviderError(text, provider=provider, status_code=status or None, code=code)
+        return BadRequestError(f"{text}. Fix the request as the message says.", **ids)
+    return ProviderError(
+        f"{text}. Unexpected status: check {provider}'s status page and try again.", **ids)
 
 
 def with_retries(
