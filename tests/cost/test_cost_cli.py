@@ -101,10 +101,11 @@ def test_plot_write_error_is_a_clear_message(data: Path, tmp_path: Path) -> None
 def test_unknown_gpu_is_an_error_not_a_skipped_row(data: Path) -> None:
     result = runner.invoke(app, ["compare", str(data), "--model", "qwen2.5-7b-instruct",
                                  "--gpus", "H1000", "--json"])
-    assert result.exit_code == 1
-    error = json.loads(result.stdout)["error"]
+    assert result.exit_code == 2  # a usage error, like every unknown name
+    error = json.loads(result.stdout)
     assert error["type"] == "UnknownGpuError"
     assert "H200" in error["suggestions"]
+    assert "H1000" in error["error"]
 
 
 def test_estimate_json(data: Path) -> None:
@@ -141,14 +142,17 @@ def test_estimate_human_and_local(data: Path) -> None:
 
 def test_unknown_model_error_json_and_human(data: Path) -> None:
     result = runner.invoke(app, ["compare", str(data), "--model", "llama-3.1-8b", "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
+    # The documented shape (docs/cli.md), the same as every other command's.
     payload = json.loads(result.stdout)
-    assert payload["error"]["type"] == "UnknownModelError"
-    assert "llama-3.1-8b-instruct" in payload["error"]["suggestions"]
+    assert payload["type"] == "UnknownModelError"
+    assert "llama-3.1-8b-instruct" in payload["suggestions"]
+    assert "llama-3.1-8b" in payload["error"]
     human = runner.invoke(app, ["estimate", str(data), "-p", "togther", "-m", "x"])
-    assert human.exit_code == 1
+    assert human.exit_code == 2
     assert "Did you mean: together" in human.output
     assert "Traceback" not in human.output
+    assert len(human.output.strip().splitlines()) == 1  # one line, not wrapped at 80
 
 
 def test_bad_epochs_is_a_usage_error(data: Path) -> None:

@@ -61,4 +61,18 @@ _register_all()
 
 def main() -> None:
     """Entry point of the ``tuneport`` script."""
-    app()
+    import sys
+
+    try:
+        app()
+    except ImportError as exc:
+        # An optional package that a command needs is missing: one line naming the extra
+        # that installs it (exit 2), never a traceback.
+        from tuneport._extras import missing_dependency
+        from tuneport.cli._errors import exit_code, fail
+
+        args = [a for a in sys.argv[1:] if not a.startswith("-")]
+        purpose = f"`tuneport {args[0]}`" if args else "tuneport"
+        error = missing_dependency(exc, purpose)
+        fail(error, "--json" in sys.argv)
+        sys.exit(exit_code(error))

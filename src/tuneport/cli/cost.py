@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
@@ -43,18 +43,9 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _fail(exc: Exception, as_json: bool) -> typer.Exit:
-    if as_json:
-        error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
-        suggestions = getattr(exc, "suggestions", None)
-        if suggestions:
-            error["suggestions"] = list(suggestions)
-        typer.echo(json.dumps({"error": error}))
-    else:
-        from rich.console import Console
-        from rich.markup import escape
+    from tuneport.cli._errors import fail
 
-        Console(stderr=True).print(f"[bold red]Error:[/] {escape(str(exc))}")
-    return typer.Exit(1)
+    return fail(exc, as_json)
 
 
 def _serving_text(row: CostEstimate) -> str:

@@ -40,10 +40,15 @@ def emulate(
         from tuneport.emulator._clock import ManualClock
         from tuneport.emulator._core import DEFAULT_API_KEY, EmulatorConfig
         from tuneport.emulator._server import Emulator, serve_forever
+        # Starlette imports python-multipart only when a form arrives: without it every
+        # upload would be answered 500, so the server refuses to start instead.
+        _require_multipart()
     except ImportError as exc:
-        typer.echo(f"The emulator needs its extra: pip install 'tuneport[emulator]' ({exc})",
-                   err=True)
-        raise typer.Exit(2) from exc
+        from tuneport._extras import missing_dependency
+        from tuneport.cli._errors import fail
+
+        raise fail(missing_dependency(exc, "`tuneport emulate`", extra="emulator"),
+                   as_json) from exc
     config = EmulatorConfig(host=host, port=port, job_seconds=job_seconds, fail_rate=fail_rate,
                             fault_rate=fault_rate, seed=seed, state_path=state,
                             api_key=api_key or DEFAULT_API_KEY,
@@ -91,6 +96,15 @@ def emulate(
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:  # pragma: no cover - interactive
         pass
+
+
+def _require_multipart() -> None:
+    import importlib
+
+    try:
+        importlib.import_module("python_multipart")
+    except ImportError:
+        importlib.import_module("multipart")  # the package's older import name
 
 
 def register(app: typer.Typer) -> None:

@@ -79,17 +79,8 @@ def _emit(data: Any) -> None:
 @contextmanager
 def _handled(as_json: bool = False) -> Iterator[None]:
     """Turn tuneport's errors into one line on stderr (or a JSON error) and an exit code."""
-    from tuneport._exceptions import (
-        ConfigError,
-        DatasetError,
-        JobFailedError,
-        JobTimeoutError,
-        TuneportError,
-        UnknownModelError,
-        UnknownProviderError,
-        UnsupportedFeatureError,
-        ValidationFailedError,
-    )
+    from tuneport._exceptions import JobFailedError, JobTimeoutError, TuneportError
+    from tuneport.cli._errors import error_payload, exit_code, fail
 
     try:
         with warnings.catch_warnings():
@@ -107,23 +98,12 @@ def _handled(as_json: bool = False) -> Iterator[None]:
                       "`tuneport status JOB` shows it.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except (JobFailedError, JobTimeoutError) as exc:
-        code = EXIT_TIMEOUT if isinstance(exc, JobTimeoutError) else EXIT_JOB_FAILED
         if as_json:
-            _emit({"error": str(exc), "job": exc.job.summary()})
-        else:
-            _err().print(f"[bold red]Error:[/] {exc}", markup=True)
-        raise typer.Exit(code) from None
+            _emit({**error_payload(exc), "job": exc.job.summary()})
+            raise typer.Exit(exit_code(exc)) from None
+        raise fail(exc, as_json) from None
     except TuneportError as exc:
-        usage = (ConfigError, DatasetError, UnknownModelError, UnknownProviderError,
-                 UnsupportedFeatureError, ValidationFailedError)
-        code = EXIT_CONFIG if isinstance(exc, usage) else EXIT_ERROR
-        if as_json:
-            _emit({"error": str(exc), "type": type(exc).__name__})
-        else:
-            from rich.markup import escape
-
-            _err().print(f"[bold red]Error:[/] {escape(str(exc))}")
-        raise typer.Exit(code) from None
+        raise fail(exc, as_json) from None
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -312,13 +292,16 @@ def submit_command(
             raise ConfigError("--wandb-entity/--wandb-name need --wandb-project.")
         client = _client(provider)
         with client:
+            from tuneport.cli._upload_display import showing_uploads
+
             progress = None if as_json else _submit_progress(console)
-            job = client.fine_tune(
-                file, model=model, method=method, epochs=epochs, learning_rate=learning_rate,
-                batch_size=batch_size, lora_rank=lora_rank, suffix=suffix,
-                validation=validation, idempotency_key=idempotency_key, new=new,
-                wandb=wandb, on_progress=progress,
-            )
+            with showing_uploads(console, enabled=not as_json):
+                job = client.fine_tune(
+                    file, model=model, method=method, epochs=epochs,
+                    learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
+                    suffix=suffix, validation=validation, idempotency_key=idempotency_key,
+                    new=new, wandb=wandb, on_progress=progress,
+                )
             if wait:
                 job = _follow(client, job, timeout=timeout, poll=poll, quiet=as_json)
         if as_json:

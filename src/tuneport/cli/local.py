@@ -22,11 +22,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(testing, name="testing")
 
 
-def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
+def _fail(exc: Exception) -> typer.Exit:
+    from tuneport.cli._errors import fail
 
-    Console(stderr=True).print(f"[bold red]Error:[/] {message}")
-    return typer.Exit(1)
+    return fail(exc, as_json=False)
 
 
 def serve_command(
@@ -42,16 +41,49 @@ def serve_command(
     from rich.console import Console
 
     from tuneport._exceptions import TuneportError
-    from tuneport.local.serving import serve
 
     job_id = job.split(":", 1)[1] if job.startswith("local:") else job
+    try:
+        _check_servable(job_id)
+    except TuneportError as exc:
+        raise _fail(exc) from None
+    from tuneport.local.serving import serve
+
     console = Console(stderr=True)
     console.print(f"Serving [bold]{job_id}[/] at http://127.0.0.1:{port}/v1 "
                   f"(models: {job_id}, base). Ctrl-C stops.")
     try:
         serve(job_id, port=port, log_level=log_level)
     except TuneportError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
+
+
+def _check_servable(job_id: str) -> None:
+    """Refuse, before announcing anything, a job that cannot be served or a missing package.
+
+    Raises:
+        ConfigError: no such local job, or it has not succeeded.
+        MissingDependencyError: transformers or the web server is not installed.
+    """
+    import importlib
+
+    from tuneport._exceptions import ConfigError
+    from tuneport._extras import missing_dependency
+    from tuneport.local.rundir import RunDir
+
+    rd = RunDir.for_job(job_id)
+    if not rd.exists():
+        raise ConfigError(f"No local job {job_id!r} (looked in {rd.path}); `tuneport jobs "
+                          "--provider local` lists them.")
+    status = rd.read_status().get("status", "unknown")
+    if status != "succeeded":
+        raise ConfigError(f"Local job {job_id} is {status}; it can be served once it has "
+                          f"succeeded (tuneport wait local:{job_id}).")
+    for module in ("torch", "transformers", "peft", "starlette", "uvicorn"):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise missing_dependency(exc, "`tuneport serve`", extra="local") from exc
 
 
 def tiny_model_command(
@@ -86,5 +118,5 @@ def demo_command(
 
         if not isinstance(exc, TuneportError):
             raise
-        raise _fail(str(exc)) from None
+        raise _fail(exc) from None
 

@@ -18,14 +18,15 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 _SHOWN_ISSUES = 25
 
 
-def _usage_error(message: str, as_json: bool, suggestions: list[str] | None = None) -> None:
+def _usage_error(exc: Exception, as_json: bool) -> None:
+    from tuneport.cli._errors import error_payload, one_line
+
     if as_json:
-        payload: dict[str, Any] = {"ok": False, "error": message}
-        if suggestions:
-            payload["suggestions"] = suggestions
+        # "ok" beside the documented error shape: a script reads the same key either way.
+        payload: dict[str, Any] = {"ok": False, **error_payload(exc)}
         typer.echo(json.dumps(payload))
     else:
-        typer.echo(f"Error: {message}", err=True)
+        typer.echo(f"Error: {one_line(str(exc))}", err=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -49,27 +50,16 @@ def validate_command(
 
     Exit status: 0 no errors, 1 errors found, 2 usage error.
     """
-    from tuneport._exceptions import (
-        DatasetError,
-        TuneportError,
-        UnknownModelError,
-        UnknownProviderError,
-    )
+    from tuneport._exceptions import TuneportError
     from tuneport.dataset import TARGETS, Dataset
 
     targets = tuple(target) or TARGETS
     try:
         ds = Dataset.from_jsonl(file)
         report = ds.validate(targets, model, max_issues_per_code=max_issues)
-    except (UnknownModelError, UnknownProviderError) as exc:
-        _usage_error(str(exc), as_json, exc.suggestions)
-        raise  # unreachable: _usage_error exits
-    except DatasetError as exc:
-        _usage_error(str(exc), as_json)
-        raise
     except TuneportError as exc:
-        _usage_error(str(exc), as_json)
-        raise
+        _usage_error(exc, as_json)
+        raise  # unreachable: _usage_error exits
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

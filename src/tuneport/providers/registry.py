@@ -167,4 +167,11 @@ def get_provider(name: str, settings: ProviderSettings | None = None) -> Provide
     if entry.needs_api_key:
         # Checked before importing the SDK so the user hears about the key first.
         settings.require_api_key(key)
-    return get_provider_class(key).from_settings(settings)
+    cls = get_provider_class(key)
+    try:
+        return cls.from_settings(settings)
+    except ModuleNotFoundError as exc:
+        # Adapters import their SDK when built; a missing SDK is an install step, not a bug.
+        from tuneport._extras import missing_dependency
+
+        raise missing_dependency(exc, f"The {key} provider") from exc
