@@ -25,8 +25,12 @@ ALLOWED: dict[str, set[str]] = {
     "local": {"_exceptions", "_extras", "_models"},
     "providers": {"_exceptions", "_extras", "_models", "_config", "catalog", "local"},
     "emulator": {"_exceptions"},
+    # Evaluation sits beside the client, below it: the client's evaluate() wires endpoints,
+    # retries and the ledger into it; it never reaches up for them.
+    "evaluate": {"_exceptions", "_extras", "_models", "_config", "catalog", "cost", "dataset",
+                 "ledger"},
     "client": {"_exceptions", "_extras", "_models", "_config", "catalog", "cost", "dataset",
-               "ledger", "providers"},
+               "ledger", "providers", "evaluate"},
     "testing": {"_exceptions", "_models", "local", "dataset", "providers"},
     "cli": {"*"},
     "__init__": {"*"},
