@@ -10,7 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from tuneport.emulator import _fireworks, _openai, _together, _together_endpoints
+from tuneport.emulator import (
+    _fireworks,
+    _openai,
+    _together,
+    _together_endpoints,
+    _together_multipart,
+)
 from tuneport.emulator._clock import ManualClock
 from tuneport.emulator._core import EmulatorState
 from tuneport.emulator._faults import FAULT_KINDS
@@ -78,7 +84,8 @@ def build_app(state: EmulatorState) -> Starlette:
     """The Starlette app serving all three providers from ``state``."""
     return Starlette(routes=[
         Mount(PREFIXES["openai"], routes=_openai.routes(state)),
-        Mount(PREFIXES["together"], routes=[*_together.routes(state),
+        Mount(PREFIXES["together"], routes=[*_together_multipart.routes(state),
+                                            *_together.routes(state),
                                             *_together_endpoints.routes(state)]),
         Mount(PREFIXES["fireworks"], routes=_fireworks.routes(state)),
         Mount("/_emulator", routes=_control_routes(state)),

@@ -28,6 +28,7 @@ from tuneport.emulator._core import (
     make_route,
 )
 from tuneport.emulator._paging import token_page
+from tuneport.emulator._storage import storage_error, storage_fault
 from tuneport.emulator._training_files import parse_training_file
 
 __all__ = ["BASE_MODELS", "routes"]
@@ -213,7 +214,19 @@ async def _signed_put(state: EmulatorState, request: Request) -> Any:
         return Response("<Error><Code>AccessDenied</Code></Error>", status_code=403,
                         media_type="application/xml")
     data = await request.body()
+    fault = storage_fault(state, P, request)
+    if fault is not None:
+        return fault
     expected = (record.get("_expected") or {}).get(p["filename"])
+    # Both headers are part of the GCS signature the URL was made with: without them (or
+    # with other values) GCS refuses the PUT before looking at the bytes.
+    signed_range = f"{expected},{expected}"
+    if request.headers.get("content-type") != "application/octet-stream" or \
+            request.headers.get("x-goog-content-length-range") != signed_range:
+        return storage_error(403, "SignatureDoesNotMatch", "The request signature we "
+                             "calculated does not match the signature you provided (send "
+                             "Content-Type: application/octet-stream and "
+                             f"x-goog-content-length-range: {signed_range}).")
     if expected is not None and expected != len(data):
         return Response("<Error><Code>InvalidArgument</Code><Message>content length does not "
                         "match x-goog-content-length-range</Message></Error>",

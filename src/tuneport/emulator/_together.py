@@ -110,6 +110,11 @@ async def _preprocess(state: EmulatorState, request: Request) -> Any:
     record = _get_file(state, fid)
     if not record.get("_uploaded"):
         raise ApiError(400, f"File {fid} has no content yet: PUT it to the upload URL first.")
+    return _file_view(state, process_file(state, fid, record))
+
+
+def process_file(state: EmulatorState, fid: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Start Together's validation of an uploaded file (``/preprocess``, multipart complete)."""
     parsed = parse_training_file(P, state.store.get_blob(P, fid) or b"")
     report: dict[str, Any] = {
         "valid": parsed.valid, "file_id": fid, "nlines": parsed.n_examples,
@@ -128,7 +133,7 @@ async def _preprocess(state: EmulatorState, request: Request) -> Any:
     record["_tokens"] = parsed.n_tokens
     record["_processed_at"] = state.now() + state.config.file_seconds
     state.store.put(P, "file", fid, record)
-    return _file_view(state, record)
+    return record
 
 
 async def _retrieve_file(state: EmulatorState, request: Request) -> Any:

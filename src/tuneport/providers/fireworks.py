@@ -2,7 +2,9 @@
 
 Routes (``base_url`` *without* ``/v1``; everything under ``/v1/accounts/{account_id}``):
 a dataset record is created (``POST …/datasets``, with the example count), the JSONL goes
-to ``…/datasets/{id}:upload`` and the dataset is polled until ``READY``. Supervised jobs
+to ``…/datasets/{id}:upload`` (above :data:`SIGNED_URL_THRESHOLD`: ``:getUploadEndpoint``, a
+``PUT`` to the signed URL, ``:validateUpload``) and the dataset is polled until ``READY``.
+Supervised jobs
 live under ``…/supervisedFineTuningJobs`` (create, get, list, ``:cancel``); the price comes
 from ``…/supervisedFineTuningJobs:estimateCost``, which the SDK does not wrap, so it goes
 through the SDK's raw ``post``.
@@ -27,6 +29,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import SecretStr
@@ -36,6 +39,7 @@ from tuneport._exceptions import (
     ConflictError,
     DatasetError,
     NotFoundError,
+    ProviderError,
     TransportError,
     UnsupportedFeatureError,
 )
@@ -51,7 +55,7 @@ from tuneport._models import (
     RemoteFile,
     RenderedDataset,
 )
-from tuneport.providers import _hosted
+from tuneport.providers import _hosted, _transfers, _upload_progress
 from tuneport.providers.base import Provider, ProviderQuote
 
 if TYPE_CHECKING:
@@ -65,6 +69,14 @@ DEFAULT_API_ROOT = "https://api.fireworks.ai"
 DEFAULT_INFERENCE_URL = "https://api.fireworks.ai/inference/v1"
 DEFAULT_ACCELERATOR = "NVIDIA_H100_80GB"
 ID_PREFIX = "tp-"
+
+#: Files larger than this go through the signed-URL flow: ``:upload`` takes "up to 150Mb"
+#: (decimal here, so a file near the limit takes the flow that always works).
+#: ``FireworksProvider(signed_url_threshold=...)`` overrides it (tests lower it).
+SIGNED_URL_THRESHOLD = 150_000_000
+#: Tries of the signed-URL PUT. The flow has one URL per file and no parts, so a retry
+#: sends the whole file again.
+PUT_ATTEMPTS = 3
 
 #: Every ``gatewayJobState`` Fireworks documents (4.259.0 and 5.10.0).
 STATUS_MAP: dict[str, JobStatus] = {
@@ -134,6 +146,8 @@ class FireworksProvider(Provider):
         timeout: float = 60.0,
         max_retries: int | None = None,
         dataset_poll_interval: float = 1.0,
+        signed_url_threshold: int | None = None,
+        put_retry_backoff: float = 1.0,
         **_ignored: Any,
     ) -> None:
         import fireworks
@@ -156,6 +170,8 @@ class FireworksProvider(Provider):
         self._overridden = bool(root)
         self.base_url = root or DEFAULT_API_ROOT
         self.dataset_poll_interval = dataset_poll_interval
+        self.signed_url_threshold = signed_url_threshold
+        self.put_retry_backoff = put_retry_backoff
         self._client: fireworks_sdk.Fireworks = fireworks.Fireworks(
             api_key=self._key.get_secret_value(), account_id=account,
             base_url=root or None, timeout=timeout, max_retries=0,
@@ -171,6 +187,7 @@ class FireworksProvider(Provider):
             api_key=settings.api_key, account_id=settings.account_id,
             base_url=settings.base_url, timeout=settings.timeout,
             max_retries=settings.max_retries,
+            signed_url_threshold=(settings.model_extra or {}).get("signed_url_threshold"),
         )
 
     def __repr__(self) -> str:
@@ -207,9 +224,11 @@ class FireworksProvider(Provider):
         return ID_PREFIX + _hosted.idempotency_token(idempotency_key, 24)
 
     def upload(self, rendered: RenderedDataset) -> RemoteFile:
-        """Create the dataset record and upload the JSONL (``:upload``, ≤ 150 MB).
+        """Create the dataset record and upload the JSONL.
 
-        A dataset with the same content already there (409) is reused.
+        Up to the threshold (150 MB) in one ``:upload`` request, above it through a signed
+        URL (:meth:`_upload_signed`). A dataset with the same content already there (409)
+        is reused.
         """
         dataset_id = self.dataset_id_for(rendered.fingerprint)
         fmt: Any = "CHAT" if rendered.format in ("chat", "messages", "preference") else (
@@ -226,9 +245,63 @@ class FireworksProvider(Provider):
             current = self._dataset(dataset_id, rendered.fingerprint)
             if current.status == "READY":
                 return current
+        size = rendered.path.stat().st_size
+        threshold = self.signed_url_threshold
+        if threshold is None:
+            threshold = SIGNED_URL_THRESHOLD
+        if size > threshold:
+            self._upload_signed(dataset_id, rendered.path, size)
+            return self._dataset(dataset_id, rendered.fingerprint)
+        report = _upload_progress.reporter(self.name, rendered.path.name, size, "single")
+        report(0)
         with self._errors("uploading the dataset"), rendered.path.open("rb") as fh:
             self._client.datasets.upload(dataset_id, file=(rendered.path.name, fh))
+        report.finish()
         return self._dataset(dataset_id, rendered.fingerprint)
+
+    def _upload_signed(self, dataset_id: str, path: Path, size: int) -> None:
+        """``:getUploadEndpoint`` → ``PUT`` the bytes to the signed URL → ``:validateUpload``.
+
+        The steps of the SDK's ``fireworks.lib.dataset_upload.upload_dataset_shards`` for one
+        file, with the same generated SDK methods and the same PUT headers (both are part of
+        the URL's signature), from a plain HTTP client that never carries the API key. Not
+        that helper itself: it reports no progress, does not retry the PUT, and refuses any
+        non-https URL, which would rule out the loopback emulator (here plain http is
+        allowed on loopback only).
+        """
+        import httpx
+
+        name = path.name
+        with self._errors(f"asking for an upload URL for dataset {dataset_id}"):
+            answer = self._client.datasets.get_upload_endpoint(
+                dataset_id, filename_to_size={name: str(size)}
+            )
+        url = (answer.filename_to_signed_urls or {}).get(name)
+        if not url:
+            raise ProviderError(f"getUploadEndpoint returned no signed URL for {name}; "
+                                "submit again.", provider=self.name)
+        if not _transfers.storage_url_allowed(url):
+            raise ProviderError(
+                "getUploadEndpoint returned a plain-http upload URL; refusing to send the "
+                "dataset unencrypted. Check base_url.", provider=self.name,
+            )
+        report = _upload_progress.reporter(self.name, name, size, "signed-url")
+
+        def put() -> None:
+            with httpx.Client(timeout=httpx.Timeout(600.0, connect=30.0)) as http:
+                response = http.put(
+                    url, content=_transfers.read_chunks(path, report),
+                    headers={"Content-Type": "application/octet-stream",
+                             "X-Goog-Content-Length-Range": f"{size},{size}",
+                             "Content-Length": str(size)},
+                )
+                response.raise_for_status()
+
+        _transfers.retried_transfer(put, provider=self.name, what=f"uploading {name}",
+                                    attempts=PUT_ATTEMPTS, backoff=self.put_retry_backoff)
+        with self._errors(f"validating the upload of dataset {dataset_id}"):
+            self._client.datasets.validate_upload(dataset_id, body={})
+        report.finish()
 
     def _dataset(self, dataset_id: str, fingerprint: str | None) -> RemoteFile:
         with self._errors(f"reading dataset {dataset_id}"):
@@ -612,4 +685,3 @@ def _model_id(text: str) -> str:
     if not cleaned[0].isalpha():
         cleaned = "m-" + cleaned
     return cleaned[:63].rstrip("-")
-

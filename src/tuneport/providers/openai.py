@@ -1,6 +1,8 @@
 """OpenAI fine-tuning through the official ``openai`` SDK (3.x).
 
-Routes: multipart ``POST /files`` (purpose ``fine-tune``), ``/fine_tuning/jobs`` (create,
+Routes: multipart ``POST /files`` (purpose ``fine-tune``; above :data:`LARGE_FILE_THRESHOLD`
+the Uploads API: ``POST /uploads``, ``/uploads/{id}/parts``, ``/uploads/{id}/complete``),
+``/fine_tuning/jobs`` (create,
 retrieve, list with a ``metadata`` filter, cancel, events, checkpoints). The SDK's
 ``base_url`` includes ``/v1``. OpenAI validates files inside the job (``validating_files``),
 so :meth:`wait_file_ready` has nothing to wait for.
@@ -35,7 +37,7 @@ from tuneport._models import (
     RemoteFile,
     RenderedDataset,
 )
-from tuneport.providers import _hosted
+from tuneport.providers import _hosted, _transfers, _upload_progress
 from tuneport.providers.base import Provider
 
 if TYPE_CHECKING:
@@ -48,6 +50,16 @@ __all__ = ["DEFAULT_BASE_URL", "IDEMPOTENCY_METADATA_KEY", "OpenAIProvider"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 IDEMPOTENCY_METADATA_KEY = "tuneport_key"
 WIND_DOWN_DATE = "2027-01-06"
+
+#: Files larger than this go through the Uploads API in parts: ``POST /files`` takes at most
+#: 512 MB. Decimal megabytes, so a file near the limit takes the flow that always works.
+#: ``OpenAIProvider(large_file_threshold=...)`` overrides it (tests lower it).
+LARGE_FILE_THRESHOLD = 512_000_000
+#: Bytes per part: the Uploads API takes parts of at most 64 MB (the SDK's own
+#: ``uploads.upload_file_chunked`` uses 64 MiB too).
+UPLOAD_PART_BYTES = 64 * 1024 * 1024
+#: Tries per part before the upload is given up (a part failed is sent again alone).
+PART_ATTEMPTS = 4
 
 #: Every ``status`` OpenAI documents (plus ``paused``, returned by ``/pause``).
 STATUS_MAP: dict[str, JobStatus] = {
@@ -80,6 +92,11 @@ class OpenAIProvider(Provider):
         timeout: seconds per request.
         max_retries: the SDK's own retries for reads (creates always use 0: tuneport's
             Client retries them after looking for an existing job).
+        large_file_threshold: files above this many bytes go through the Uploads API in
+            parts (default :data:`LARGE_FILE_THRESHOLD`).
+        upload_part_bytes: bytes per part of the Uploads API (at most 64 MB; default
+            :data:`UPLOAD_PART_BYTES`).
+        part_retry_backoff: seconds before the first retry of a failed part.
     """
 
     name: ClassVar[str] = "openai"
@@ -96,6 +113,9 @@ class OpenAIProvider(Provider):
         base_url: str | None = None,
         timeout: float = 60.0,
         max_retries: int | None = None,
+        large_file_threshold: int | None = None,
+        upload_part_bytes: int | None = None,
+        part_retry_backoff: float = 0.5,
         **_ignored: Any,
     ) -> None:
         import openai
@@ -103,6 +123,9 @@ class OpenAIProvider(Provider):
         self._sdk = openai
         self._key = _hosted.require_key(self.name, api_key, "OPENAI_API_KEY")
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.large_file_threshold = large_file_threshold
+        self.upload_part_bytes = upload_part_bytes
+        self.part_retry_backoff = part_retry_backoff
         self._client: openai_sdk.OpenAI = openai.OpenAI(
             api_key=self._key.get_secret_value(),
             base_url=self.base_url,
@@ -119,6 +142,7 @@ class OpenAIProvider(Provider):
         return cls(
             api_key=settings.api_key, base_url=settings.base_url,
             timeout=settings.timeout, max_retries=settings.max_retries,
+            large_file_threshold=(settings.model_extra or {}).get("large_file_threshold"),
         )
 
     def __repr__(self) -> str:
@@ -146,9 +170,74 @@ class OpenAIProvider(Provider):
     # -- files ---------------------------------------------------------------------------
 
     def upload(self, rendered: RenderedDataset) -> RemoteFile:
-        """Upload the rendered JSONL with purpose ``fine-tune`` (multipart, ≤ 512 MB)."""
+        """Upload the rendered JSONL with purpose ``fine-tune``.
+
+        Up to the threshold (512 MB) in one multipart ``POST /files``; above it through the
+        Uploads API in parts (:meth:`_upload_in_parts`).
+        """
+        size = rendered.path.stat().st_size
+        threshold = self.large_file_threshold
+        if threshold is None:
+            threshold = LARGE_FILE_THRESHOLD
+        if size > threshold:
+            return self._upload_in_parts(rendered, size)
+        report = _upload_progress.reporter(self.name, rendered.path.name, size, "single")
+        report(0)
         with self._errors("uploading the training file"), rendered.path.open("rb") as fh:
             obj = self._client.files.create(file=(rendered.path.name, fh), purpose="fine-tune")
+        report.finish()
+        return self._remote(obj, rendered)
+
+    def _upload_in_parts(self, rendered: RenderedDataset, size: int) -> RemoteFile:
+        """The Uploads API: create an Upload, add the parts in order, complete it.
+
+        This is the sequence of the SDK's ``uploads.upload_file_chunked``, driven here with
+        the same SDK methods because that helper reports no progress, gives up the whole
+        file when one part fails, and leaves a failed Upload pending. Here a failed part is
+        sent again alone (a part never named in ``complete`` is simply ignored), the md5
+        lets OpenAI check the assembled file, and an Upload that cannot finish is cancelled.
+        """
+        path = rendered.path
+        part_bytes = self.upload_part_bytes or UPLOAD_PART_BYTES
+        md5 = _transfers.file_digest(path, "md5")
+        report = _upload_progress.reporter(self.name, path.name, size, "parts")
+        report(0)
+        with self._errors("starting the upload (Uploads API)"):
+            upload = self._client.uploads.create(
+                bytes=size, filename=path.name, mime_type="text/jsonl", purpose="fine-tune"
+            )
+        part_ids: list[str] = []
+        sent = 0
+        try:
+            with path.open("rb") as fh:
+                for data in iter(lambda: fh.read(part_bytes), b""):
+                    number = len(part_ids) + 1
+                    part_ids.append(self._add_part(upload.id, number, data))
+                    sent += len(data)
+                    report(sent)
+            with self._errors(f"completing upload {upload.id}"):
+                done = self._client.uploads.complete(upload.id, part_ids=part_ids, md5=md5)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._client.uploads.cancel(upload.id)
+            raise
+        if done.file is None:
+            raise ProviderError(
+                f"upload {upload.id} completed without a file (status {done.status}); "
+                "submit again.", provider=self.name,
+            )
+        report.finish()
+        return self._remote(done.file, rendered)
+
+    def _add_part(self, upload_id: str, number: int, data: bytes) -> str:
+        def once() -> str:
+            with self._errors(f"sending part {number} of upload {upload_id}"):
+                return self._client.uploads.parts.create(upload_id, data=data).id
+
+        return _hosted.with_retries(once, attempts=PART_ATTEMPTS,
+                                    initial_backoff=self.part_retry_backoff)
+
+    def _remote(self, obj: Any, rendered: RenderedDataset) -> RemoteFile:
         raw = _hosted.dump(obj)
         return RemoteFile(
             provider=self.name, id=obj.id, fingerprint=rendered.fingerprint,

@@ -33,6 +33,7 @@ from tuneport._exceptions import (
     ConfigError,
     DatasetError,
     TransportError,
+    TuneportError,
     UnsupportedFeatureError,
 )
 from tuneport._models import (
@@ -49,7 +50,7 @@ from tuneport._models import (
     RemoteFile,
     RenderedDataset,
 )
-from tuneport.providers import _hosted
+from tuneport.providers import _hosted, _transfers, _upload_progress
 from tuneport.providers.base import Provider, ProviderQuote
 
 if TYPE_CHECKING:
@@ -63,6 +64,13 @@ DEFAULT_BASE_URL = "https://api.together.ai"
 DEFAULT_HARDWARE = "1x_nvidia_h100_80gb_sxm"
 SUFFIX_MAX = 40
 TOKEN_PREFIX = "tp"
+
+#: Files larger than this go up in parts (the SDK's ``MULTIPART_THRESHOLD_GB``, 5 GiB, its
+#: single-PUT limit). ``TogetherProvider(multipart_threshold=...)`` overrides it (tests
+#: lower it); the part sizes stay the SDK's.
+MULTIPART_THRESHOLD = 5 * 1024**3
+#: Tries per part before the multipart upload is aborted.
+PART_ATTEMPTS = 4
 
 #: Every ``status`` of Together's ``FinetuneJobStatus`` plus the SDK's ``user_error``.
 STATUS_MAP: dict[str, JobStatus] = {
@@ -107,6 +115,9 @@ class TogetherProvider(Provider):
             3.x SDK would otherwise call ``/v1/v1/…``).
         timeout: seconds per request.
         max_retries: the SDK's own retries for reads (creates always use 0).
+        multipart_threshold: files above this many bytes are uploaded in parts
+            (default :data:`MULTIPART_THRESHOLD`).
+        part_retry_backoff: seconds before the first retry of a failed part.
     """
 
     name: ClassVar[str] = "together"
@@ -126,6 +137,8 @@ class TogetherProvider(Provider):
         max_retries: int | None = None,
         project_id: str | None = None,
         file_poll_interval: float = 1.0,
+        multipart_threshold: int | None = None,
+        part_retry_backoff: float = 0.5,
         **_ignored: Any,
     ) -> None:
         import os
@@ -139,6 +152,8 @@ class TogetherProvider(Provider):
             root = root[: -len("/v1")]
         self.base_url = root
         self.file_poll_interval = file_poll_interval
+        self.multipart_threshold = multipart_threshold
+        self.part_retry_backoff = part_retry_backoff
         self.project_id = project_id or os.environ.get("TOGETHER_PROJECT_ID") or None
         self._client: together_sdk.Together = together.Together(
             api_key=self._key.get_secret_value(), base_url=root, timeout=timeout, max_retries=0,
@@ -155,6 +170,7 @@ class TogetherProvider(Provider):
             api_key=settings.api_key, base_url=settings.base_url,
             timeout=settings.timeout, max_retries=settings.max_retries,
             project_id=settings.project_id,
+            multipart_threshold=(settings.model_extra or {}).get("multipart_threshold"),
         )
 
     def __repr__(self) -> str:
@@ -175,10 +191,57 @@ class TogetherProvider(Provider):
     def upload(self, rendered: RenderedDataset) -> RemoteFile:
         """Upload through the 302 presigned-URL flow, then ask Together to preprocess.
 
-        The SDK's own file check is skipped: tuneport has validated the data already.
+        Above the multipart threshold (:data:`MULTIPART_THRESHOLD`, the SDK's 5 GiB) the
+        SDK's multipart uploader sends the file in parts, each retried on its own. The
+        SDK's own file check is skipped: tuneport has validated the data already.
         """
+        size = rendered.path.stat().st_size
+        threshold = self.multipart_threshold
+        if threshold is None:
+            threshold = MULTIPART_THRESHOLD
+        if size > threshold:
+            return self._upload_multipart(rendered, size)
+        report = _upload_progress.reporter(self.name, rendered.path.name, size, "single")
+
+        def progress(event: Any) -> None:
+            report(event.uploaded_bytes)
+
         with self._errors("uploading the training file"):
-            obj = self._client.files.upload(rendered.path, purpose="fine-tune", check=False)
+            obj = self._client.files.upload(rendered.path, purpose="fine-tune", check=False,
+                                            progress_callback=progress)
+        report.finish()
+        return self._remote(_hosted.dump(obj), rendered.fingerprint)
+
+    def _upload_multipart(self, rendered: RenderedDataset, size: int) -> RemoteFile:
+        from together.lib.resources.files import FileAlreadyExistsError
+
+        from tuneport.providers._together_multipart import upload_multipart
+
+        report = _upload_progress.reporter(self.name, rendered.path.name, size, "multipart")
+        checksum = _transfers.file_digest(rendered.path, "sha256")
+        existing: str | None = None
+        try:
+            with self._errors("uploading the training file in parts"):
+                try:
+                    obj = upload_multipart(self._client, rendered.path, checksum, report,
+                                           attempts=PART_ATTEMPTS,
+                                           backoff=self.part_retry_backoff)
+                except FileAlreadyExistsError as exc:
+                    existing = exc.file_id
+            if existing is not None:
+                # Same checksum stored at Together already: use that file, as
+                # files.upload does.
+                with self._errors(f"reading file {existing}"):
+                    obj = self._reader.files.retrieve(existing)
+        except TuneportError:
+            raise
+        except Exception as exc:
+            # The SDK wraps a part that failed for good in a bare Exception (after aborting
+            # the upload); the tuneport error that ended the part's retries is its cause.
+            if isinstance(exc.__cause__, TuneportError):
+                raise exc.__cause__ from exc
+            raise
+        report.finish()
         return self._remote(_hosted.dump(obj), rendered.fingerprint)
 
     def _remote(self, raw: dict[str, Any], fingerprint: str | None) -> RemoteFile:
