@@ -22,7 +22,8 @@ app = typer.Typer(
 )
 
 # Modules under tuneport.cli that define ``register(app)``.
-_COMMAND_MODULES: tuple[str, ...] = ("cost", "emulate", "jobs", "local", "validate")
+_COMMAND_MODULES: tuple[str, ...] = ("cost", "emulate", "endpoints", "eval", "jobs", "local",
+                                     "validate")
 
 
 def _register_all() -> None:

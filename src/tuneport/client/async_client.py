@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ from tuneport.ledger import Ledger
 if TYPE_CHECKING:
     from tuneport.client.client import Client
     from tuneport.cost import Comparison, CostEstimate
+    from tuneport.evaluate import EvalReport
     from tuneport.providers.base import ProviderQuote
 
 __all__ = ["AsyncClient"]
@@ -126,6 +128,10 @@ class AsyncClient:
         """See :meth:`Client.endpoint`."""
         return await asyncio.to_thread(self.sync.endpoint, job)
 
+    async def evaluate(self, job_or_endpoint: Any, heldout: Any, **kwargs: Any) -> EvalReport:
+        """See :meth:`Client.evaluate` (runs in a worker thread; same arguments)."""
+        return await asyncio.to_thread(self.sync.evaluate, job_or_endpoint, heldout, **kwargs)
+
     async def deploy(
         self,
         job: JobRef,
@@ -133,11 +139,14 @@ class AsyncClient:
         wait: bool = False,
         timeout: float | None = None,
         poll: float | None = None,
+        stop_after: timedelta | None = None,
         **options: Any,
     ) -> ModelEndpoint:
         """See :meth:`Client.deploy`; waits with ``asyncio.sleep`` when ``wait=True``."""
         sync = self.sync
-        current, endpoint = await asyncio.to_thread(sync._start_deployment, job, options)
+        current, endpoint = await asyncio.to_thread(
+            sync._start_deployment, job, options, stop_after
+        )
         if not wait or endpoint.state is EndpointState.READY:
             return endpoint
         following = endpoint_following(
@@ -148,7 +157,21 @@ class AsyncClient:
         async def fetch(_: ModelEndpoint) -> ModelEndpoint:
             return await asyncio.to_thread(sync._endpoint_of, current)
 
-        return ready_or_raise(current, await follow_async(following, fetch))
+        done = await follow_async(following, fetch)
+        return ready_or_raise(current, await asyncio.to_thread(sync._deployer.observed,
+                                                               current, done))
+
+    async def undeploy(self, job: JobRef) -> ModelEndpoint:
+        """See :meth:`Client.undeploy`."""
+        return await asyncio.to_thread(self.sync.undeploy, job)
+
+    async def endpoints(self, *, refresh: bool = True) -> list[ModelEndpoint]:
+        """See :meth:`Client.endpoints`."""
+        return await asyncio.to_thread(self.sync.endpoints, refresh=refresh)
+
+    async def stop_expired(self) -> list[ModelEndpoint]:
+        """See :meth:`Client.stop_expired`."""
+        return await asyncio.to_thread(self.sync.stop_expired)
 
     async def wait(
         self,

@@ -14,13 +14,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from tuneport._config import RetryPolicy, Settings, load_settings
+from pydantic import ValidationError
+
+from tuneport._config import RetryPolicy, Settings, invalid_argument, load_settings
 from tuneport._exceptions import (
     BadRequestError,
     ConfigError,
@@ -41,6 +44,7 @@ from tuneport._models import (
     WandbConfig,
 )
 from tuneport.client.async_client import AsyncClient
+from tuneport.client.deployments import Deployer
 from tuneport.client.job_refs import JobRef, resolve_job_ref
 from tuneport.client.preparing import (
     ProgressCallback,
@@ -57,10 +61,11 @@ from tuneport.client.waiting import (
     ready_or_raise,
     succeeded_or_raise,
 )
-from tuneport.ledger import Ledger
+from tuneport.ledger import EvalStore, Ledger
 
 if TYPE_CHECKING:
     from tuneport.cost import Comparison, CostEstimate
+    from tuneport.evaluate import EvalReport, Metric
     from tuneport.providers.base import Provider, ProviderQuote
 
 __all__ = [
@@ -114,8 +119,16 @@ class Client:
         home: str | Path | None = None,
         **settings: Any,
     ) -> None:
-        if isinstance(retry, int):
-            retry = RetryPolicy(attempts=retry)
+        if isinstance(retry, int) and not isinstance(retry, bool):
+            try:
+                retry = RetryPolicy(attempts=retry)
+            except ValidationError as exc:
+                raise invalid_argument(exc, "Client(retry=...)") from None
+        elif retry is not None and not isinstance(retry, RetryPolicy):
+            raise ConfigError(
+                f"Client(retry=...) takes a whole number of attempts or a tuneport.RetryPolicy, "
+                f"not a {type(retry).__name__}."
+            )
         provider_extra = {
             k: settings.pop(k) for k in list(settings) if k not in Settings.model_fields
         }
@@ -142,6 +155,7 @@ class Client:
         self._lock = threading.Lock()
         self._ledger: Ledger | None = None
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._deployments: Deployer | None = None
         # Swappable so tests can run the backoff without real waiting.
         self._sleep: Callable[[float], None] = time.sleep
         self._clock: Callable[[], float] = time.monotonic
@@ -218,6 +232,7 @@ class Client:
         devices: int | str | None = None,
         provider: str | None = None,
         on_progress: ProgressCallback | None = None,
+        allow_overlap: bool = False,
         **provider_options: Any,
     ) -> Job:
         """Validate, upload and start a fine-tuning job; return it (or wait for it).
@@ -245,6 +260,8 @@ class Client:
             on_progress: called with ``(stage, info)`` at each step (``validated``,
                 ``uploading``, ``uploaded``, ``upload_reused``, ``creating``, ``created``,
                 ``adopted``, ``existing``); the CLI uses it for its progress display.
+            allow_overlap: train even on examples held out for evaluation (by
+                :meth:`Dataset.split` or an earlier :meth:`evaluate`); refused by default.
             **provider_options: provider-only fields passed through to the provider.
 
         Raises:
@@ -255,6 +272,9 @@ class Client:
         """
         if new and idempotency_key is not None:
             raise ConfigError("Pass either idempotency_key=... or new=True, not both.")
+        from tuneport.client.evaluating import check_heldout_overlap
+
+        check_heldout_overlap(EvalStore(self.ledger.path), dataset, allow_overlap=allow_overlap)
         notify = on_progress or (lambda stage, info: None)
         if devices is not None:
             provider_options["devices"] = devices
@@ -288,7 +308,9 @@ class Client:
             yield
 
     def _submitter(self) -> Submitter:
-        return Submitter(self.ledger, self.settings.retry, self._sleep, self.get_job)
+        return Submitter(
+            self.ledger, self.settings.retry, self._sleep, self.get_job, clock=self._clock
+        )
 
     def quote(
         self,
@@ -357,10 +379,13 @@ class Client:
         name, job_id = self._resolve(job)
         adapter = self.adapter(name)
         fresh = self._retry(lambda: adapter.get_job(job_id))
-        known = self.ledger.get_job(name, job_id)
+        # Records are kept per base URL and account: another account's job with this id
+        # is another job.
+        scope = adapter.ledger_scope
+        known = self.ledger.get_job(name, job_id, scope=scope)
         if known is not None and known.idempotency_key and not fresh.idempotency_key:
             fresh = with_key(fresh, known.idempotency_key)
-        self.ledger.save_job(fresh)
+        self.ledger.save_job(fresh, scope=scope)
         return fresh
 
     def jobs(self, provider: str | None = None, *, refresh: bool = False) -> list[Job]:
@@ -376,7 +401,7 @@ class Client:
         name, job_id = self._resolve(job)
         adapter = self.adapter(name)
         found = self._retry(lambda: adapter.events(job_id, after=after))
-        self.ledger.save_events(name, found)
+        self.ledger.save_events(name, found, scope=adapter.ledger_scope)
         return found
 
     def checkpoints(self, job: JobRef) -> list[Checkpoint]:
@@ -406,7 +431,7 @@ class Client:
             if not current.is_terminal:
                 raise
             return current
-        self.ledger.save_job(result)
+        self.ledger.save_job(result, scope=adapter.ledger_scope)
         return result
 
     def resume(self, job: JobRef) -> Job:
@@ -414,7 +439,7 @@ class Client:
         name, job_id = self._resolve(job)
         adapter = self.adapter(name)
         result = adapter.resume_job(job_id)
-        self.ledger.save_job(result)
+        self.ledger.save_job(result, scope=adapter.ledger_scope)
         return result
 
     def wait(
@@ -469,7 +494,73 @@ class Client:
             JobFailedError: the job failed or was cancelled.
             JobError: the job has not finished yet.
         """
-        return self._endpoint_of(self._finished_job(job))
+        current = self._finished_job(job)
+        self._deployer.warn_overdue()
+        return self._deployer.annotate(
+            self._endpoint_of(current), current, self.adapter(current.provider)
+        )
+
+    def evaluate(
+        self,
+        job_or_endpoint: JobRef | ModelEndpoint | tuple[str, str],
+        heldout: Any,
+        *,
+        baseline: str | ModelEndpoint | tuple[str, str] = "base",
+        metrics: Sequence[str | Metric] | None = None,
+        judge: Any = None,
+        regression: Any = None,
+        max_examples: int | None = None,
+        concurrency: int = 8,
+        seed: int = 0,
+        margin: float = 0.1,
+        max_tokens: int = 256,
+        on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> EvalReport:
+        """Base vs fine-tuned on held-out data: did the fine-tune help, what did it break?
+
+        Both models answer every held-out prompt (greedy); each reply is scored against
+        the example's last assistant turn. Replies are cached in the ledger, so running
+        again, or with another metric, sends no request.
+
+        Args:
+            job_or_endpoint: a succeeded job (or its reference), a :class:`ModelEndpoint`,
+                or an OpenAI-compatible ``(base_url, model)``.
+            heldout: the held-out examples (a :class:`Dataset`, a JSONL path or records);
+                recorded in the ledger so later training data containing them is refused.
+            baseline: ``"base"`` (the job's base model served the same way: local without
+                the adapter, OpenAI's base model, Together/Fireworks' serverless base where
+                the catalog has one), a model id at the same API, a
+                :class:`ModelEndpoint`, or ``(base_url, model)``.
+            metrics: metric names (``exact_match``, ``contains``, ``token_f1``, ``rouge_l``,
+                ``chrf``, ``json_valid``, ``json_schema[:FILE]``, ``regex:PATTERN``,
+                ``tool_call_match``, ``judge``) or :class:`tuneport.evaluate.Metric`
+                objects; default from the data (tool calls, JSON, else token_f1 + rouge_l).
+            judge: the pairwise judge (a :class:`tuneport.evaluate.Judge`, an endpoint,
+                ``(base_url, model)`` or ``"URL#MODEL"``); adds the ``judge`` metric.
+            regression: a general-capability set (JSONL) run through both models to catch
+                forgetting (``examples/data/general.jsonl`` is a small one).
+            max_examples: evaluate only the first N held-out examples.
+            concurrency: requests in flight at once (hosted endpoints; each provider is
+                also held to its own request rate).
+            seed: the bootstrap's seed.
+            margin: how much worse (on a 0-1 score) an example must be to count as a
+                regression.
+            max_tokens: the longest reply asked for.
+            on_progress: ``(event, info)`` callback: ``estimate`` before anything is
+                sent, ``progress`` after each reply, ``done`` at the end
+                (:class:`tuneport.evaluate.ProgressPrinter` prints them).
+
+        Raises:
+            ConfigError: an unknown metric, ``baseline="base"`` where the provider has no
+                serverless base, or an endpoint that is not deployed.
+            DatasetError: held-out examples without an assistant reply to compare with.
+        """
+        from tuneport.client.evaluating import evaluate
+
+        return evaluate(self, job_or_endpoint, heldout, baseline=baseline, metrics=metrics,
+                        judge=judge, regression=regression, max_examples=max_examples,
+                        concurrency=concurrency, seed=seed, margin=margin,
+                        max_tokens=max_tokens, on_progress=on_progress)
 
     def deploy(
         self,
@@ -478,20 +569,27 @@ class Client:
         wait: bool = False,
         timeout: float | None = None,
         poll: float | None = None,
+        stop_after: timedelta | None = None,
         **options: Any,
     ) -> ModelEndpoint:
         """Create what is needed to call the model and return its endpoint.
 
         Together and Fireworks serve a fine-tuned LoRA only on a dedicated deployment,
-        billed while it is up (``hourly_usd`` says how much); OpenAI needs nothing.
-        Deploying again reuses the deployment made for this job.
+        billed while it is up (``hourly_usd`` says how much) until :meth:`undeploy`;
+        OpenAI (serverless) and the local backend (``tuneport serve``) need nothing.
+        Deploying again returns the same deployment. The ledger records it (intent first),
+        so :meth:`endpoints` lists it and a deploy that failed half-way is either cleaned
+        up or still listed.
 
         Args:
             job: a succeeded job.
             wait: block until the deployment is ready (it takes minutes at the provider).
             timeout: with ``wait``, give up after this many seconds (the deployment goes on).
             poll: with ``wait``, the first delay between polls (default 5 s, backing off to 60).
-            **options: the adapter's deployment options (replicas, hardware ...).
+            stop_after: a deadline from now; past it, every endpoint command warns and
+                :meth:`stop_expired` (``tuneport endpoints --stop-expired``) stops it.
+            **options: the adapter's deployment options (replicas, hardware, Together's
+                ``config`` ...).
 
         Raises:
             JobFailedError: the job failed or was cancelled.
@@ -499,7 +597,7 @@ class Client:
             JobTimeoutError: ``timeout`` passed before the deployment was ready.
             ProviderError: the deployment failed.
         """
-        current, endpoint = self._start_deployment(job, options)
+        current, endpoint = self._start_deployment(job, options, stop_after)
         if not wait or endpoint.state is EndpointState.READY:
             return endpoint
         following = endpoint_following(
@@ -508,11 +606,39 @@ class Client:
         done = follow(
             following, lambda _: self._endpoint_of(current), sleep=self._sleep, clock=self._clock
         )
-        return ready_or_raise(current, done)
+        return ready_or_raise(current, self._deployer.observed(current, done))
 
-    def _start_deployment(self, job: JobRef, options: dict[str, Any]) -> tuple[Job, ModelEndpoint]:
-        current = self._finished_job(job)
-        return current, self.adapter(current.provider).deploy(current, **options)
+    def _start_deployment(self, job: JobRef, options: dict[str, Any],
+                          stop_after: timedelta | None = None) -> tuple[Job, ModelEndpoint]:
+        return self._deployer.start(job, options, stop_after)
+
+    def undeploy(self, job: JobRef) -> ModelEndpoint:
+        """Stop what :meth:`deploy` started and return the endpoint, ``not_deployed``.
+
+        Calling it again is harmless. OpenAI and the local backend start nothing billed by
+        the hour: there it returns the endpoint as it is, with a note saying so.
+        """
+        return self._deployer.stop(job)
+
+    def endpoints(self, *, refresh: bool = True) -> list[ModelEndpoint]:
+        """Every deployment this ledger started that is not stopped.
+
+        Each with its provider, model, ``deployment_id``, ``state`` (asked of the provider
+        unless ``refresh=False``), ``hourly_usd``, ``deployed_at``, ``stop_at`` and
+        ``accrued_usd`` (the cost so far). One stopped outside tuneport drops out.
+        """
+        return self._deployer.listing(refresh=refresh)
+
+    def stop_expired(self) -> list[ModelEndpoint]:
+        """Stop every deployment past its ``stop_after`` deadline; return what was stopped."""
+        return self._deployer.stop_expired()
+
+    @property
+    def _deployer(self) -> Deployer:
+        with self._lock:
+            if self._deployments is None:
+                self._deployments = Deployer(self)
+            return self._deployments
 
     def _endpoint_of(self, job: Job) -> ModelEndpoint:
         adapter = self.adapter(job.provider)

@@ -32,7 +32,7 @@ from tuneport.evaluate._report import (
 from tuneport.evaluate._resolve import baseline_target, judge_from, target_for
 from tuneport.evaluate._runner import load_items, run_evaluation
 from tuneport.evaluate._stats import bootstrap_mean, paired, sign_test_p_value
-from tuneport.evaluate._targets import LocalTarget, OpenAITarget, Target
+from tuneport.evaluate._targets import LocalTarget, OpenAITarget, Target, parse_model_url
 
 __all__ = [
     "DEFAULT_JUDGE_PROMPT",
@@ -61,6 +61,7 @@ __all__ = [
     "judge_from",
     "load_items",
     "paired",
+    "parse_model_url",
     "regex",
     "resolve_metrics",
     "run_evaluation",
