@@ -18,15 +18,21 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 _SHOWN_ISSUES = 25
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """Print ``text`` as valid UTF-8 whatever it holds (a file name with undecodable bytes
+    arrives as lone surrogates, which would otherwise crash the print)."""
+    typer.echo(text.encode("utf-8", "backslashreplace").decode("utf-8"), err=err)
+
+
 def _usage_error(exc: Exception, as_json: bool) -> None:
     from tuneport.cli._errors import error_payload, one_line
 
     if as_json:
         # "ok" beside the documented error shape: a script reads the same key either way.
         payload: dict[str, Any] = {"ok": False, **error_payload(exc)}
-        typer.echo(json.dumps(payload))
+        _echo(json.dumps(payload))
     else:
-        typer.echo(f"Error: {one_line(str(exc))}", err=True)
+        _echo(f"Error: {one_line(str(exc))}", err=True)
     raise typer.Exit(EXIT_USAGE)
 
 
@@ -48,7 +54,9 @@ def validate_command(
 ) -> None:
     """Validate FILE for each target: every problem with its line, and token counts.
 
-    Exit status: 0 no errors, 1 errors found, 2 usage error.
+    Exit status: 0 no errors, 1 the data has errors, 2 tuneport could not do what was asked
+    (no such file, unknown target or model...). With --json, stdout holds one JSON object
+    in every case.
     """
     from tuneport._exceptions import TuneportError
     from tuneport.dataset import TARGETS, Dataset
@@ -60,8 +68,15 @@ def validate_command(
     except TuneportError as exc:
         _usage_error(exc, as_json)
         raise  # unreachable: _usage_error exits
+    except (Exception, RecursionError, MemoryError) as exc:
+        # Reading raises nothing but TuneportError; should a bug break that promise, the
+        # caller still gets exit 2 and (with --json) JSON on stdout, never a traceback.
+        _usage_error(TuneportError(
+            f"internal error while validating ({type(exc).__name__}: {exc}); please report "
+            "it."), as_json)
+        raise
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        _echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         _print_human(report, file)
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERRORS)
@@ -76,7 +91,8 @@ def _print_human(report: ValidationReport, file: Path) -> None:
 
     console = Console(file=sys.stdout, highlight=False, soft_wrap=False)
     verdict = "[green]OK[/green]" if report.ok else "[red]errors found[/red]"
-    console.print(f"[bold]{escape(str(file))}[/bold]: {report.examples} examples, format "
+    shown = str(file).encode("utf-8", "backslashreplace").decode("utf-8")
+    console.print(f"[bold]{escape(shown)}[/bold]: {report.examples} examples, format "
                   f"[bold]{report.format}[/bold], {report.lines} lines - {verdict}")
 
     tokens = Table(title="Tokens per target", title_justify="left")

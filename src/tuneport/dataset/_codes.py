@@ -28,6 +28,13 @@ _ALL = (
     CodeInfo("invalid_utf8", "error", "The line is not valid UTF-8."),
     CodeInfo("blank_line", "warning", "A blank line; it is skipped."),
     CodeInfo("invalid_json", "error", "The line is not valid JSON."),
+    CodeInfo("nul_byte", "error", "The line holds NUL bytes (a UTF-16 or binary file?)."),
+    CodeInfo("line_too_long", "error", "The line is longer than tuneport reads (32 MiB)."),
+    CodeInfo("too_deeply_nested", "error", "JSON nested too deeply to read."),
+    CodeInfo("unencodable_text", "error",
+             "Text with a lone surrogate (e.g. \\ud800): it cannot be encoded for upload."),
+    CodeInfo("corrupt_compression", "error",
+             "The compressed file is corrupt or cut short; nothing after it was read."),
     CodeInfo("not_an_object", "error", "The line is JSON but not an object."),
     # Shape of one example.
     CodeInfo("unknown_format", "error", "The object matches none of the four formats."),

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tuneport._exceptions import DatasetError, ValidationFailedError
 from tuneport._models import RenderedDataset
@@ -14,6 +15,7 @@ from tuneport.dataset import _validate
 from tuneport.dataset._canonical import build_example
 from tuneport.dataset._checks import RecordChecker, detect_format
 from tuneport.dataset._examples import Example
+from tuneport.dataset._lines import BlankRun
 from tuneport.dataset._readers import HFSource, JsonlSource, RecordsSource, Source
 from tuneport.dataset._render import RENDERERS, wire_format
 from tuneport.dataset._report import DEFAULT_MAX_ISSUES_PER_CODE, TokenStats, ValidationReport
@@ -86,12 +88,14 @@ class Dataset:
         file_format: str | None = None
         for line, item in self._source:
             obj = item
+            if type(item) is BlankRun:
+                continue
             if type(item) is bytes:
                 if not item.strip():
                     continue
                 try:
                     obj = json.loads(item)
-                except ValueError:
+                except (ValueError, RecursionError):
                     yield line, None, item
                     continue
             if not isinstance(obj, dict):
@@ -100,7 +104,12 @@ class Dataset:
             fmt = detect_format(obj)
             if fmt is not None and file_format is None:
                 file_format = fmt
-            if fmt is None or fmt != file_format or checker.check(obj, fmt, line, scratch) < 0:
+            try:
+                usable = fmt is not None and fmt == file_format and \
+                    checker.check(obj, fmt, line, scratch) >= 0
+            except RecursionError:
+                usable = False
+            if not usable:
                 scratch.clear()
                 yield line, None, item
                 continue
@@ -234,11 +243,18 @@ class Dataset:
         h = hashlib.sha256()
         n_train = n_bytes = 0
         fmt = report.format
-        with train_path.open("wb") as train, \
-                (val_path.open("wb") if val_path else _NullWriter()) as val:
+        with _private_file(train_path) as train, \
+                (_private_file(val_path) if val_path else _NullWriter()) as val:
             for i, ex in enumerate(self.iter_examples()):
                 fmt = wire_format(target, ex)
-                data = (_dumps(render(ex)) + "\n").encode("utf-8", "surrogatepass")
+                try:
+                    # Strict: invalid UTF-8 (a lone surrogate) must never reach a provider.
+                    data = (_dumps(render(ex)) + "\n").encode("utf-8")
+                except UnicodeEncodeError:
+                    raise DatasetError(
+                        f"Line {ex.line}: text with a lone surrogate cannot be encoded for "
+                        "upload (unencodable_text); remove it and validate again."
+                    ) from None
                 if val_path and int((i + 1) * validation_fraction) > int(i * validation_fraction):
                     val.write(data)
                     continue
@@ -249,6 +265,17 @@ class Dataset:
         return RenderedDataset(provider=target, path=train_path, fingerprint=h.hexdigest(),
                                n_examples=n_train, n_bytes=n_bytes, format=fmt,
                                validation_path=val_path)
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """``path`` opened for writing, readable by its owner only (0600) whatever the umask.
+
+    A rendered file is a copy of the user's training data.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0),
+                 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its old mode through O_TRUNC
+    return os.fdopen(fd, "wb")
 
 
 class _NullWriter:

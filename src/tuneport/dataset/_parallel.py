@@ -27,6 +27,7 @@ from typing import IO, Any
 
 from tuneport._exceptions import DatasetError
 from tuneport.dataset._checks import detect_format
+from tuneport.dataset._lines import LineItem, read_lines
 from tuneport.dataset._readers import JsonlSource
 from tuneport.dataset._targets import TargetRules
 from tuneport.dataset._validate import Partial, merge, scan
@@ -88,28 +89,37 @@ def plan_ranges(path: Path, size: int, n: int) -> list[tuple[int, int]]:
             pos = size * k // n
             if pos <= cuts[-1]:
                 continue
-            fh.seek(pos - 1)
-            fh.readline()  # to the end of the line holding byte pos - 1
-            start = fh.tell()
+            start = _next_line_start(fh, pos - 1, size)
             if cuts[-1] < start < size:
                 cuts.append(start)
     cuts.append(size)
     return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
-def _range_lines(path: str, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+def _next_line_start(fh: IO[bytes], pos: int, size: int) -> int:
+    """The offset after the first newline at or after ``pos`` (``size`` if none).
+
+    Read in blocks, not with ``readline``: a hostile file's one huge line is never held.
+    """
+    fh.seek(pos)
+    while True:
+        block = fh.read(_BUFFER)
+        if not block:
+            return size
+        nl = block.find(b"\n")
+        if nl >= 0:
+            return pos + nl + 1
+        pos += len(block)
+
+
+def _range_lines(path: str, start: int, end: int) -> Iterator[tuple[int, LineItem]]:
     """(line number within the range, raw line) for the lines starting in [start, end)."""
     try:
-        with open(path, "rb", buffering=_BUFFER) as fh:
+        with open(path, "rb", buffering=0) as fh:
             fh.seek(start)
-            pos = start
-            for line_no, raw in enumerate(fh, start=1):
-                yield line_no, raw
-                pos += len(raw)
-                if pos >= end:
-                    break
+            yield from read_lines(fh.read, end=end - start)
     except OSError as exc:
-        raise DatasetError(f"Cannot read {path}: {exc}") from exc
+        raise DatasetError(f"Cannot read {path}: {exc.strerror or exc}.") from None
 
 
 def _first_format(path: str, end: int) -> str | None:
@@ -117,9 +127,11 @@ def _first_format(path: str, end: int) -> str | None:
     from tuneport.dataset._validate import _loads
 
     for _line, raw in _range_lines(path, 0, end):
+        if type(raw) is not bytes or b"\x00" in raw:
+            continue
         try:
             obj = _loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(obj, dict):
             fmt = detect_format(obj)

@@ -1,8 +1,10 @@
 """Sources of records: JSONL files (plain or gzip), Python iterables, Hugging Face datasets.
 
 A source yields ``(line, item)`` pairs, ``line`` 1-based: raw ``bytes`` for files (parsed once,
-by the validator) or ready objects for in-memory sources. Files are read line by line, so a
-dataset is never held whole in memory.
+by the validator) or ready objects for in-memory sources. Files are read in blocks split into
+lines by :func:`~tuneport.dataset._lines.read_lines`, so neither a dataset nor a hostile line is
+ever held whole in memory; a file also yields its markers (``BlankRun``, ``LongLine``,
+``Unreadable``) for runs of blank lines, over-long lines and a broken compressed stream.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tuneport._exceptions import DatasetError
+from tuneport.dataset._lines import LineItem, read_lines
 
 __all__ = ["HFSource", "JsonlSource", "RecordsSource", "Source"]
 
@@ -26,25 +29,33 @@ class JsonlSource:
     kind = "jsonl"
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser()
-        if not self.path.exists():
-            raise DatasetError(f"Dataset file not found: {self.path}. Check the path.")
-        if not self.path.is_file():
-            raise DatasetError(f"{self.path} is not a file; give the path of a .jsonl file.")
-        with self.path.open("rb") as fh:
-            self.compressed = fh.read(2) == _GZIP_MAGIC
+        try:
+            self.path = Path(path).expanduser()
+            if not self.path.exists():
+                raise DatasetError(f"Dataset file not found: {self.path}. Check the path.")
+            if not self.path.is_file():
+                raise DatasetError(f"{self.path} is not a file; give the path of a .jsonl file.")
+            with self.path.open("rb") as fh:
+                self.compressed = fh.read(2) == _GZIP_MAGIC
+        except (OSError, ValueError) as exc:
+            # ENAMETOOLONG, EACCES, ELOOP, a NUL in the name (ValueError)...
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise DatasetError(
+                f"Cannot open the dataset file {_shown(path)}: {reason}. Check the path (each "
+                "part of it at most 255 bytes) and that the file is readable."
+            ) from None
 
     def _open(self) -> BinaryIO:
         if self.compressed:
             return gzip.open(self.path, "rb")  # type: ignore[return-value]
         return self.path.open("rb", buffering=_BUFFER)
 
-    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+    def __iter__(self) -> Iterator[tuple[int, LineItem]]:
         try:
             with self._open() as fh:
-                yield from enumerate(fh, start=1)
-        except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
-            raise DatasetError(f"Cannot read {self.path}: {exc}") from exc
+                yield from read_lines(fh.read, compressed=self.compressed)
+        except OSError as exc:  # the disk, not the data (gzip faults come as Unreadable)
+            raise DatasetError(f"Cannot read {self.path}: {exc.strerror or exc}.") from None
 
     def stat_key(self) -> tuple[int, int]:
         """Size and modification time: a changed file gets a new fingerprint."""
@@ -54,6 +65,12 @@ class JsonlSource:
     def describe(self) -> str:
         """For messages."""
         return str(self.path)
+
+
+def _shown(path: object, limit: int = 120) -> str:
+    """A path for a message: a hostile 300-character name is cut, not echoed whole."""
+    text = str(path)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class RecordsSource:

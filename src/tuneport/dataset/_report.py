@@ -84,6 +84,19 @@ class IssueCollector:
         if len(bucket) < self.limit:
             bucket.append(Issue(line, code, sev, message, tgts))
 
+    def add_run(self, line: int, count: int, code: str, message: str,
+                targets: Iterable[str]) -> None:
+        """Record the same issue on ``count`` consecutive lines from ``line``, in O(kept)."""
+        sev: Severity = CODES[code].severity
+        tgts = tuple(targets)
+        self.counts[code] += count
+        if sev == "error":
+            for t in tgts:
+                self.errors_by_target[t] += count
+        bucket = self.kept.setdefault(code, [])
+        for k in range(min(count, max(0, self.limit - len(bucket)))):
+            bucket.append(Issue(line + k, code, sev, message, tgts))
+
     def issues(self) -> list[Issue]:
         """Kept issues, ordered by line then code."""
         out = [i for bucket in self.kept.values() for i in bucket]

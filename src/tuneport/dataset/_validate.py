@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from array import array
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +23,7 @@ from typing import Any
 
 from tuneport._exceptions import UnknownModelError
 from tuneport.dataset._checks import RecordChecker, detect_format
+from tuneport.dataset._lines import MAX_LINE_BYTES, BlankRun, LongLine, Unreadable
 from tuneport.dataset._readers import JsonlSource, Source
 from tuneport.dataset._report import (
     DEFAULT_MAX_ISSUES_PER_CODE,
@@ -58,6 +60,30 @@ def _loads(raw: bytes) -> Any:
     return json.loads(raw)
 
 
+# A JSON escape of a UTF-16 surrogate, or a surrogate's own (invalid) UTF-8 bytes that the
+# surrogatepass decoding lets through: only such lines can hold a lone surrogate.
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def unencodable(obj: Any) -> bool:
+    """Whether some string in ``obj`` cannot be encoded as UTF-8 (a lone surrogate).
+
+    Raises:
+        RecursionError: ``obj`` is nested deeper than Python's recursion limit allows.
+    """
+    if isinstance(obj, str):
+        if obj.isascii():
+            return False
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(obj, dict):
+        return any(unencodable(k) or unencodable(v) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return any(unencodable(v) for v in obj)
+    return False
 
 
 def resolve_rules(targets: tuple[str, ...] | list[str],
@@ -369,13 +395,46 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
             lines = line
             if type(item) is bytes:
                 n_bytes += len(item)
+                if b"\x00" in item:
+                    add(line, "nul_byte", "The line holds NUL bytes: the file may be UTF-16 or "
+                        "binary. Save it as UTF-8 JSONL.", everyone)
+                    continue
                 try:
                     obj = _loads(item)
                 except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
                     _bad_line(add, line, item, exc, everyone)
                     continue
+                except RecursionError:
+                    _too_deep(add, line, everyone)
+                    continue
+                if _SURROGATE_HINT.search(item) is not None and _lone_surrogate(
+                        add, line, obj, everyone):
+                    continue
+            elif type(item) is BlankRun:
+                lines = line + item.count - 1
+                n_bytes += item.count
+                collector.add_run(line, item.count, "blank_line", "Blank line; it is skipped. "
+                                  "Remove it: some providers reject files with blank lines.",
+                                  everyone)
+                continue
+            elif type(item) is LongLine:
+                n_bytes += item.size
+                add(line, "line_too_long", f"The line is {item.size:,} bytes; tuneport reads "
+                    f"lines of at most {MAX_LINE_BYTES:,} bytes and no provider trains on an "
+                    "example this long. Shorten or remove it.", everyone)
+                continue
+            elif type(item) is Unreadable:
+                add(line, "corrupt_compression", f"Cannot read past this line: {item.message}. "
+                    "Compress the file again (gzip) or give the plain .jsonl.", everyone)
+                continue
             else:
                 obj = item
+                try:
+                    if _lone_surrogate(add, line, obj, everyone):
+                        continue
+                except RecursionError:
+                    _too_deep(add, line, everyone)
+                    continue
             if type(obj) is not dict:
                 if not isinstance(obj, dict):
                     add(line, "not_an_object", "Each line must be a JSON object such as "
@@ -399,7 +458,12 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
                 continue
             texts = engine.chunk.texts
             start = len(texts)
-            n = check(obj, fmt, line, texts)
+            try:
+                n = check(obj, fmt, line, texts)
+            except RecursionError:
+                del texts[start:]
+                _too_deep(add, line, everyone)
+                continue
             if n < 0:
                 del texts[start:]
                 continue
@@ -525,6 +589,24 @@ def _json_type(obj: Any) -> str:
     if isinstance(obj, (int, float)):
         return "number"
     return type(obj).__name__
+
+
+def _too_deep(add: Any, line: int, everyone: tuple[str, ...]) -> None:
+    add(line, "too_deeply_nested", "The JSON is nested too deeply to read (hundreds of levels); "
+        "no training example needs this. Flatten or remove it.", everyone)
+
+
+def _lone_surrogate(add: Any, line: int, obj: Any, everyone: tuple[str, ...]) -> bool:
+    """Report a lone surrogate in ``obj``; True when there was one."""
+    try:
+        bad = unencodable(obj)
+    except RecursionError:
+        _too_deep(add, line, everyone)
+        return True
+    if bad:
+        add(line, "unencodable_text", "Text holds a lone UTF-16 surrogate (such as \\ud800) "
+            "that cannot be encoded as UTF-8 for upload. Remove it or pair it.", everyone)
+    return bad
 
 
 def _bad_line(add: Any, line: int, raw: bytes, exc: ValueError,
