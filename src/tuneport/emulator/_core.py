@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from tuneport.emulator._clock import Clock, SystemClock
 from tuneport.emulator._faults import FAULT_KINDS, FaultPlan
 from tuneport.emulator._prices import fixed_price_per_million
+from tuneport.emulator._requests import check_body, rule_for
 from tuneport.emulator._store import Store
 
 __all__ = ["ApiError", "EmulatorConfig", "EmulatorState", "Handler", "make_route"]
@@ -250,6 +251,7 @@ def make_route(state: EmulatorState, provider: str, path: str, methods: list[str
                                           creates_job=creates_job)
                 if fault in ("rate_limit", "server_error", "unavailable"):
                     raise _fault_error(state, provider, fault)
+            await _check_request(provider, request, route_name)
             result = await handler(state, request)
             response = result if isinstance(result, Response) else JSONResponse(result)
             body: Any = result if not isinstance(result, Response) else None
@@ -265,6 +267,20 @@ def make_route(state: EmulatorState, provider: str, path: str, methods: list[str
         return response
 
     return Route(path, endpoint, methods=methods, name=f"{provider}:{route_name}:{methods[0]}")
+
+
+async def _check_request(provider: str, request: Request, route: str) -> None:
+    # The published request schema first, as the real services do, before any handler runs.
+    rule = rule_for(provider, request.method, route, request.url.path)
+    if rule is None:
+        return
+    body = await json_body(request)  # starlette keeps the bytes for the handler
+    problems = check_body(rule, body)
+    if problems:
+        first = problems[0]
+        message = " ".join(p.message for p in problems[:5])
+        raise ApiError(400, message, type="invalid_request_error", param=first.where,
+                       code=first.kind)
 
 
 async def _sleep_unless_stopping(state: EmulatorState, seconds: float) -> None:
