@@ -139,8 +139,9 @@ def test_a_failed_write_leaves_nothing_half_done(tmp_path: Path) -> None:
 
     def insert_twice() -> None:
         with ledger._write() as conn:
-            conn.execute("INSERT INTO uploads VALUES ('p', 'f', 'id', 1, 'now')")
-            conn.execute("INSERT INTO uploads VALUES ('p', 'f', 'id', 1, 'now')")
+            for _ in range(2):
+                conn.execute("INSERT INTO uploads (provider, fingerprint, remote_id, n_bytes, "
+                             "created_at) VALUES ('p', 'f', 'id', 1, 'now')")
 
     with pytest.raises(sqlite3.IntegrityError):
         insert_twice()

@@ -5,6 +5,10 @@ gave one), ``ServerError`` and ``TransportError``; everything else raises at onc
 provider SDKs' own blind retries are off for creates, so these are the only retries a
 create ever gets, and each one is preceded by a look for the job the lost attempt may
 have created (see :mod:`tuneport.client.submission`).
+
+A retry wraps one request, never an operation made of several: a wait (for a file, a
+job, a deployment) retries each read on its own, so one failed read costs that read's
+retries, not the wait.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import tenacity
 from tuneport._config import RetryPolicy
 from tuneport._exceptions import RateLimitError, ServerError, TransportError
 
-__all__ = ["MAX_RETRY_AFTER", "PollBackoff", "is_transient", "retrying"]
+__all__ = ["MAX_RETRY_AFTER", "PollBackoff", "delay_before_retry", "is_transient", "retrying"]
 
 T = TypeVar("T")
 
@@ -35,15 +39,26 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ServerError | TransportError)
 
 
+def delay_before_retry(
+    policy: RetryPolicy, attempt_number: int, exc: BaseException | None
+) -> float:
+    """Seconds to wait after failed attempt ``attempt_number`` (1 for the first) of a call.
+
+    A rate limit's Retry-After when it gave one; otherwise capped exponential backoff
+    with jitter.
+    """
+    if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+        return max(0.0, float(exc.retry_after))
+    growth: float = 2.0 ** (attempt_number - 1)
+    backoff = min(policy.max_backoff, policy.initial_backoff * growth)
+    # Jitter keeps several clients that failed together from retrying together.
+    return backoff * (1.0 - 0.25 * random.random())
+
+
 def _wait_for(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-            return max(0.0, float(exc.retry_after))
-        growth: float = 2.0 ** (state.attempt_number - 1)
-        backoff = min(policy.max_backoff, policy.initial_backoff * growth)
-        # Jitter keeps several clients that failed together from retrying together.
-        return backoff * (1.0 - 0.25 * random.random())
+        return delay_before_retry(policy, state.attempt_number, exc)
 
     return wait
 

@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from tuneport._exceptions import JobFailedError, JobTimeoutError, ProviderError, RateLimitError
+from tuneport._exceptions import (
+    JobFailedError,
+    JobTimeoutError,
+    ProviderError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
 from tuneport._models import EndpointState, Job, JobStatus, ModelEndpoint
 from tuneport.client.retrying import PollBackoff
 
@@ -33,6 +40,10 @@ S = TypeVar("S")
 
 DEFAULT_POLL = 5.0
 DEFAULT_MAX_POLL = 60.0
+
+#: Polls in a row that may fail transiently (each after its own retries) before a wait
+#: gives up and raises the last error.
+MAX_FAILED_POLLS = 10
 
 
 @dataclass
@@ -57,6 +68,7 @@ class Following(Generic[S]):
     changed: Callable[[S, S], bool]
     timed_out: Callable[[S, float], Exception]
     _delay: float = field(default=0.0, init=False)
+    _failed_polls: int = field(default=0, init=False)
 
     def pause(self, now: float) -> float:
         """Seconds to sleep before the next poll (0 for the first one).
@@ -77,8 +89,21 @@ class Following(Generic[S]):
         """The poll was refused with 429: wait at least its Retry-After, then try again."""
         self._delay = self.backoff.next(retry_after=exc.retry_after)
 
+    def poll_failed(self, exc: Exception) -> None:
+        """A poll failed transiently after its own retries: back off and poll again.
+
+        Re-raises ``exc`` after :data:`MAX_FAILED_POLLS` failures in a row (the provider
+        is down, not slow). A read changes nothing, so failing one never ends the wait.
+        """
+        self._failed_polls += 1
+        if self._failed_polls >= MAX_FAILED_POLLS:
+            raise exc
+        retry_after = exc.retry_after if isinstance(exc, RateLimitError) else None
+        self._delay = self.backoff.next(retry_after=retry_after)
+
     def saw(self, fresh: S) -> bool:
         """Take a polled snapshot; return whether the wait is over."""
+        self._failed_polls = 0
         if self.changed(self.last, fresh):
             # Something moves: follow it closely again.
             self.backoff.reset()
@@ -107,6 +132,9 @@ def follow(
         except RateLimitError as exc:
             following.rate_limited(exc)
             continue
+        except (ServerError, TransportError) as exc:
+            following.poll_failed(exc)
+            continue
         if on_update is not None:
             on_update(fresh)
         if following.saw(fresh):
@@ -129,6 +157,9 @@ async def follow_async(
             fresh = await fetch(following.last)
         except RateLimitError as exc:
             following.rate_limited(exc)
+            continue
+        except (ServerError, TransportError) as exc:
+            following.poll_failed(exc)
             continue
         if on_update is not None:
             on_update(fresh)

@@ -14,28 +14,39 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from tuneport._models import Job, JobEvent
+from tuneport.ledger._locks import LOCKS_DIRNAME, key_lock
 
 __all__ = ["LEDGER_FILENAME", "Ledger", "SubmissionRecord", "UploadRecord", "scrub_secrets"]
 
 LEDGER_FILENAME = "ledger.sqlite3"
 
-_SCHEMA = """
+#: The ledger's schema version (``PRAGMA user_version``). 0: records keyed by provider name
+#: only (before 2026-12); 1: every record also carries ``scope``, the provider's base URL
+#: and account (see :func:`tuneport.providers._hosted.ledger_scope`).
+SCHEMA_VERSION = 1
+
+# Tables as version 1 creates them. ``scope`` is part of every key: the same job id or
+# content fingerprint at two base URLs or accounts is two records, never one.
+_TABLES = {
+    "uploads": """
 CREATE TABLE IF NOT EXISTS uploads (
     provider     TEXT NOT NULL,
     fingerprint  TEXT NOT NULL,
     remote_id    TEXT NOT NULL,
     n_bytes      INTEGER,
     created_at   TEXT NOT NULL,
-    PRIMARY KEY (provider, fingerprint)
-);
+    scope        TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (provider, scope, fingerprint)
+)""",
+    "submissions": """
 CREATE TABLE IF NOT EXISTS submissions (
     provider         TEXT NOT NULL,
     idempotency_key  TEXT NOT NULL,
@@ -45,8 +56,10 @@ CREATE TABLE IF NOT EXISTS submissions (
     spec_json        TEXT NOT NULL,
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
-    PRIMARY KEY (provider, idempotency_key)
-);
+    scope            TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (provider, scope, idempotency_key)
+)""",
+    "jobs": """
 CREATE TABLE IF NOT EXISTS jobs (
     provider         TEXT NOT NULL,
     job_id           TEXT NOT NULL,
@@ -56,18 +69,62 @@ CREATE TABLE IF NOT EXISTS jobs (
     snapshot_json    TEXT NOT NULL,
     first_seen       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
-    PRIMARY KEY (provider, job_id)
-);
-CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs (job_id);
+    scope            TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (provider, scope, job_id)
+)""",
+    "events": """
 CREATE TABLE IF NOT EXISTS events (
     provider    TEXT NOT NULL,
     job_id      TEXT NOT NULL,
     event_id    TEXT NOT NULL,
     created_at  TEXT NOT NULL,
     event_json  TEXT NOT NULL,
-    PRIMARY KEY (provider, job_id, event_id)
-);
-"""
+    scope       TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (provider, scope, job_id, event_id)
+)""",
+}
+
+_SCHEMA = ";\n".join(_TABLES.values()) + ";\n"
+
+# Indexes name ``scope``: created after a version-0 table has been rebuilt with it.
+_INDEXES = "CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs (job_id);\n"
+
+#: Tables other parts of tuneport add to the ledger that must be scoped too; an old copy
+#: without ``scope`` gets the column (records from before keep the legacy scope ``''``).
+_SCOPED_ELSEWHERE = ("deployments",)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a ledger of any earlier version to :data:`SCHEMA_VERSION`, in place.
+
+    Runs inside ``BEGIN IMMEDIATE``, so of several processes opening an old ledger at
+    once, one migrates and the others find it done. Version-0 records keep the legacy
+    scope ``''``: they stay listed (``tuneport jobs``) but are never reused for a submit
+    to a scoped provider, since nobody knows which base URL or account they came from.
+    """
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version >= SCHEMA_VERSION:
+        return
+    for table, create in _TABLES.items():
+        columns = _columns(conn, table)
+        if not columns or "scope" in columns:
+            continue
+        # The primary key changes, which ALTER TABLE cannot do: copy into a new table.
+        conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v0")
+        conn.execute(create)
+        names = ", ".join(columns)
+        conn.execute(f"INSERT INTO {table} ({names}, scope) SELECT {names}, '' FROM {table}_v0")
+        conn.execute(f"DROP TABLE {table}_v0")
+    for table in _SCOPED_ELSEWHERE:
+        columns = _columns(conn, table)
+        if columns and "scope" not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
 
 # Key names whose values are credentials in some provider payload (e.g. a W&B key echoed
 # back in a job's hyperparameters). Matched case-insensitively on the whole key name.
@@ -120,9 +177,11 @@ class SubmissionRecord:
     """One ``fine_tune`` call's intent, keyed by its idempotency key.
 
     ``state`` is ``creating`` from just before the create request until the job id is
-    known, then ``created``. A ``creating`` record found later means the process stopped
-    in between: the job may or may not exist at the provider, so the key is looked up
-    there (``Provider.find_job``) before anything is created again.
+    known, then ``created``. ``scope`` is where the record points (the provider's base URL
+    and account; ``''`` for records from before the ledger had scopes). A ``creating``
+    record found later means the process stopped in between: the job may or may not
+    exist at the provider, so the key is looked up there (``Provider.find_job``) before
+    anything is created again.
     """
 
     provider: str
@@ -133,6 +192,7 @@ class SubmissionRecord:
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    scope: str = ""
 
 
 def _now() -> str:
@@ -152,6 +212,9 @@ class Ledger:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+        with self._write() as conn:
+            _migrate(conn)
+            conn.execute(_INDEXES)
 
     @classmethod
     def in_home(cls, home: str | Path) -> Ledger:
@@ -184,49 +247,81 @@ class Ledger:
                 raise
             conn.execute("COMMIT")
 
+    def submission_lock(
+        self, provider: str, key: str, *, scope: str = "",
+        on_wait: Callable[[], None] | None = None,
+    ) -> AbstractContextManager[None]:
+        """Serialize submissions of one key across the processes sharing this ledger.
+
+        A file lock under ``<home>/locks/``, released by the OS when its holder dies (a
+        SIGKILL included), so it never needs to expire. See :mod:`tuneport.ledger._locks`.
+        """
+        return key_lock(
+            self.path.parent / LOCKS_DIRNAME, provider, scope, key, on_wait=on_wait
+        )
+
     # -- uploads ---------------------------------------------------------------------
 
-    def find_upload(self, provider: str, fingerprint: str) -> UploadRecord | None:
-        """The remote file holding this exact content at ``provider``, if uploaded before."""
+    def find_upload(
+        self, provider: str, fingerprint: str, *, scope: str | None = None
+    ) -> UploadRecord | None:
+        """The remote file holding this exact content at ``provider``, if uploaded before.
+
+        With ``scope`` (base URL and account), only a record made there is returned: what
+        a submission passes. ``None`` looks in every scope (the newest record).
+        """
+        sql = ("SELECT provider, fingerprint, remote_id, n_bytes, created_at FROM uploads "
+               "WHERE provider = ? AND fingerprint = ?")
+        args: tuple[str, ...] = (provider, fingerprint)
+        if scope is not None:
+            sql += " AND scope = ?"
+            args += (scope,)
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT provider, fingerprint, remote_id, n_bytes, created_at FROM uploads "
-                "WHERE provider = ? AND fingerprint = ?",
-                (provider, fingerprint),
-            ).fetchone()
+            row = conn.execute(sql + " ORDER BY created_at DESC", args).fetchone()
         if row is None:
             return None
         return UploadRecord(row[0], row[1], row[2], row[3], datetime.fromisoformat(row[4]))
 
     def record_upload(
-        self, provider: str, fingerprint: str, remote_id: str, n_bytes: int | None = None
+        self, provider: str, fingerprint: str, remote_id: str, n_bytes: int | None = None,
+        *, scope: str = "",
     ) -> None:
-        """Remember that ``fingerprint`` is stored at ``provider`` as ``remote_id``."""
+        """Remember that ``fingerprint`` is stored at ``provider`` (``scope``) as ``remote_id``."""
         with self._write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO uploads VALUES (?, ?, ?, ?, ?)",
-                (provider, fingerprint, remote_id, n_bytes, _now()),
+                "INSERT OR REPLACE INTO uploads "
+                "(provider, fingerprint, remote_id, n_bytes, created_at, scope) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (provider, fingerprint, remote_id, n_bytes, _now(), scope),
             )
 
-    def forget_upload(self, provider: str, fingerprint: str) -> None:
+    def forget_upload(self, provider: str, fingerprint: str, *, scope: str = "") -> None:
         """Drop an upload record (the provider no longer has the file)."""
         with self._write() as conn:
             conn.execute(
-                "DELETE FROM uploads WHERE provider = ? AND fingerprint = ?",
-                (provider, fingerprint),
+                "DELETE FROM uploads WHERE provider = ? AND scope = ? AND fingerprint = ?",
+                (provider, scope, fingerprint),
             )
 
     # -- submissions -----------------------------------------------------------------
 
-    def get_submission(self, provider: str, key: str) -> SubmissionRecord | None:
-        """The submission made with this idempotency key at ``provider``, if any."""
+    def get_submission(
+        self, provider: str, key: str, *, scope: str | None = None
+    ) -> SubmissionRecord | None:
+        """The submission made with this idempotency key at ``provider``.
+
+        With ``scope``, only one made there (what a submission passes); ``None`` looks in
+        every scope (the newest record).
+        """
+        sql = ("SELECT provider, idempotency_key, state, job_id, fingerprint, spec_json, "
+               "created_at, updated_at, scope FROM submissions "
+               "WHERE provider = ? AND idempotency_key = ?")
+        args: tuple[str, ...] = (provider, key)
+        if scope is not None:
+            sql += " AND scope = ?"
+            args += (scope,)
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT provider, idempotency_key, state, job_id, fingerprint, spec_json, "
-                "created_at, updated_at FROM submissions "
-                "WHERE provider = ? AND idempotency_key = ?",
-                (provider, key),
-            ).fetchone()
+            row = conn.execute(sql + " ORDER BY updated_at DESC", args).fetchone()
         if row is None:
             return None
         return SubmissionRecord(
@@ -238,44 +333,48 @@ class Ledger:
             spec=json.loads(row[5]),
             created_at=datetime.fromisoformat(row[6]),
             updated_at=datetime.fromisoformat(row[7]),
+            scope=row[8],
         )
 
     def begin_submission(
-        self, provider: str, key: str, spec: dict[str, Any], fingerprint: str | None
+        self, provider: str, key: str, spec: dict[str, Any], fingerprint: str | None,
+        *, scope: str = "",
     ) -> None:
         """Record the intent to create a job, *before* the create request is sent."""
         now = _now()
         spec_json = json.dumps(scrub_secrets(spec), sort_keys=True)
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO submissions VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?) "
-                "ON CONFLICT (provider, idempotency_key) "
+                "INSERT INTO submissions (provider, idempotency_key, state, job_id, "
+                "fingerprint, spec_json, created_at, updated_at, scope) "
+                "VALUES (?, ?, 'creating', NULL, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (provider, scope, idempotency_key) "
                 "DO UPDATE SET updated_at = excluded.updated_at",
-                (provider, key, fingerprint, spec_json, now, now),
+                (provider, key, fingerprint, spec_json, now, now, scope),
             )
 
-    def complete_submission(self, provider: str, key: str, job: Job) -> None:
+    def complete_submission(self, provider: str, key: str, job: Job, *, scope: str = "") -> None:
         """Record the job a submission created (or adopted), with its first snapshot."""
         with self._write() as conn:
             conn.execute(
                 "UPDATE submissions SET state = 'created', job_id = ?, updated_at = ? "
-                "WHERE provider = ? AND idempotency_key = ?",
-                (job.id, _now(), provider, key),
+                "WHERE provider = ? AND scope = ? AND idempotency_key = ?",
+                (job.id, _now(), provider, scope, key),
             )
-            self._upsert_job(conn, job, key)
+            self._upsert_job(conn, job, key, scope)
 
-    def abandon_submission(self, provider: str, key: str) -> None:
+    def abandon_submission(self, provider: str, key: str, *, scope: str = "") -> None:
         """Drop a ``creating`` record whose create was refused for certain (no job exists)."""
         with self._write() as conn:
             conn.execute(
-                "DELETE FROM submissions WHERE provider = ? AND idempotency_key = ? "
-                "AND state = 'creating'",
-                (provider, key),
+                "DELETE FROM submissions WHERE provider = ? AND scope = ? "
+                "AND idempotency_key = ? AND state = 'creating'",
+                (provider, scope, key),
             )
 
     def submissions(self, provider: str | None = None) -> list[SubmissionRecord]:
-        """All submissions, oldest first."""
-        sql = "SELECT provider, idempotency_key FROM submissions"
+        """All submissions (every scope), oldest first."""
+        sql = "SELECT provider, idempotency_key, scope FROM submissions"
         args: tuple[str, ...] = ()
         if provider is not None:
             sql += " WHERE provider = ?"
@@ -283,8 +382,8 @@ class Ledger:
         with self._connect() as conn:
             keys = conn.execute(sql + " ORDER BY created_at", args).fetchall()
         out = []
-        for prov, key in keys:
-            rec = self.get_submission(prov, key)
+        for prov, key, scope in keys:
+            rec = self.get_submission(prov, key, scope=scope)
             if rec is not None:
                 out.append(rec)
         return out
@@ -292,12 +391,13 @@ class Ledger:
     # -- jobs ------------------------------------------------------------------------
 
     @staticmethod
-    def _upsert_job(conn: sqlite3.Connection, job: Job, key: str | None) -> None:
+    def _upsert_job(conn: sqlite3.Connection, job: Job, key: str | None, scope: str) -> None:
         snapshot = scrub_secrets(job.model_dump(mode="json"))
         now = _now()
         conn.execute(
-            "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (provider, job_id) DO UPDATE SET status = excluded.status, "
+            "INSERT INTO jobs (provider, job_id, status, provider_status, idempotency_key, "
+            "snapshot_json, first_seen, updated_at, scope) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (provider, scope, job_id) DO UPDATE SET status = excluded.status, "
             "provider_status = excluded.provider_status, snapshot_json = excluded.snapshot_json, "
             "idempotency_key = COALESCE(excluded.idempotency_key, jobs.idempotency_key), "
             "updated_at = excluded.updated_at",
@@ -310,28 +410,32 @@ class Ledger:
                 json.dumps(snapshot, sort_keys=True),
                 now,
                 now,
+                scope,
             ),
         )
 
-    def save_job(self, job: Job) -> None:
+    def save_job(self, job: Job, *, scope: str = "") -> None:
         """Store the latest snapshot of a job (secrets scrubbed)."""
         with self._write() as conn:
-            self._upsert_job(conn, job, None)
+            self._upsert_job(conn, job, None, scope)
 
-    def get_job(self, provider: str, job_id: str) -> Job | None:
-        """The last stored snapshot of a job."""
+    def get_job(self, provider: str, job_id: str, *, scope: str | None = None) -> Job | None:
+        """The last stored snapshot of a job (in ``scope``; any scope when ``None``)."""
+        sql = "SELECT snapshot_json, idempotency_key FROM jobs WHERE provider = ? AND job_id = ?"
+        args: tuple[str, ...] = (provider, job_id)
+        if scope is not None:
+            sql += " AND scope = ?"
+            args += (scope,)
         with self._connect() as conn:
-            row = conn.execute(
-                "SELECT snapshot_json, idempotency_key FROM jobs WHERE provider = ? AND job_id = ?",
-                (provider, job_id),
-            ).fetchone()
+            row = conn.execute(sql + " ORDER BY updated_at DESC", args).fetchone()
         return None if row is None else _load_job(row[0], row[1])
 
     def providers_of(self, job_id: str) -> list[str]:
         """The providers that have a job with this id in the ledger."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT provider FROM jobs WHERE job_id = ? ORDER BY provider", (job_id,)
+                "SELECT DISTINCT provider FROM jobs WHERE job_id = ? ORDER BY provider",
+                (job_id,),
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -348,13 +452,15 @@ class Ledger:
 
     # -- events ----------------------------------------------------------------------
 
-    def save_events(self, provider: str, events: list[JobEvent]) -> None:
+    def save_events(self, provider: str, events: list[JobEvent], *, scope: str = "") -> None:
         """Store events (already-known ids are kept as they are)."""
         if not events:
             return
         with self._write() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO events "
+                "(provider, job_id, event_id, created_at, event_json, scope) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         provider,
@@ -362,19 +468,21 @@ class Ledger:
                         e.id,
                         e.created_at.isoformat(),
                         json.dumps(scrub_secrets(e.model_dump(mode="json")), sort_keys=True),
+                        scope,
                     )
                     for e in events
                 ],
             )
 
-    def events(self, provider: str, job_id: str) -> list[JobEvent]:
-        """Stored events of a job in chronological order."""
+    def events(self, provider: str, job_id: str, *, scope: str | None = None) -> list[JobEvent]:
+        """Stored events of a job in chronological order (in ``scope``; any when ``None``)."""
+        sql = "SELECT event_json FROM events WHERE provider = ? AND job_id = ?"
+        args: tuple[str, ...] = (provider, job_id)
+        if scope is not None:
+            sql += " AND scope = ?"
+            args += (scope,)
         with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT event_json FROM events WHERE provider = ? AND job_id = ? "
-                "ORDER BY created_at, rowid",
-                (provider, job_id),
-            ).fetchall()
+            rows = conn.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
         return [JobEvent.model_validate_json(r[0]) for r in rows]
 
 

@@ -29,6 +29,7 @@ from tuneport._models import (
 
 if TYPE_CHECKING:
     from tuneport._config import ProviderSettings
+    from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["Provider", "ProviderQuote", "map_status"]
 
@@ -94,6 +95,17 @@ class Provider(abc.ABC):
         """
         return cls(settings)  # type: ignore[call-arg]
 
+    @property
+    def ledger_scope(self) -> str:
+        """Where this adapter's ledger records point: its name, base URL and account.
+
+        The ledger keys uploads, submissions, jobs and deployments by it, so records made
+        against one base URL or account (the emulator, another organisation) are never
+        reused against another. Never contains a secret: hosted adapters identify the
+        account by its id or by a one-way hash of the key.
+        """
+        return self.name
+
     def normalize_status(self, raw: str | None) -> JobStatus:
         """The normalized status for a raw one (``UNKNOWN`` with a warning if unmapped)."""
         return map_status(self.STATUS_MAP, raw, provider=self.name)
@@ -103,8 +115,37 @@ class Provider(abc.ABC):
         """Upload a rendered dataset; return once the provider has accepted the bytes."""
 
     def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
-        """Wait for provider-side file validation where the provider has it."""
+        """Wait for provider-side file validation where the provider has it.
+
+        Reads the file with :meth:`refresh_file` until :meth:`file_readiness` says it is
+        ready, asking :meth:`reprocess_file` to revive a file the provider stopped
+        processing. The client runs the same loop with its retry around each request.
+        """
+        from tuneport.providers._file_wait import wait_until_ready
+
+        return wait_until_ready(self, file, timeout=timeout)
+
+    def refresh_file(self, file: RemoteFile) -> RemoteFile:
+        """One request: the file as the provider sees it now (default: as given)."""
         return file
+
+    def file_readiness(self, file: RemoteFile, *, fresh: bool) -> FileReadiness:
+        """Whether ``file`` (as last read; ``fresh`` if by :meth:`refresh_file`) is ready.
+
+        Raises:
+            DatasetError: the provider rejected the file.
+        """
+        return "ready"
+
+    def reprocess_file(self, file: RemoteFile) -> RemoteFile:
+        """One request: ask the provider to process a stuck (``unprocessed``) file again.
+
+        Raises:
+            NotFoundError: the file cannot be revived and was deleted: upload it again.
+        """
+        from tuneport._exceptions import UnsupportedFeatureError
+
+        raise UnsupportedFeatureError(f"{self.name} cannot process a file again.")
 
     @abc.abstractmethod
     def create_job(self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +39,6 @@ from tuneport._exceptions import (
     DatasetError,
     NotFoundError,
     ProviderError,
-    TransportError,
     UnsupportedFeatureError,
 )
 from tuneport._models import (
@@ -62,6 +60,7 @@ if TYPE_CHECKING:
     import fireworks as fireworks_sdk
 
     from tuneport._config import ProviderSettings
+    from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["DEFAULT_ACCELERATOR", "DEFAULT_API_ROOT", "FireworksProvider"]
 
@@ -189,6 +188,11 @@ class FireworksProvider(Provider):
             max_retries=settings.max_retries,
             signed_url_threshold=(settings.model_extra or {}).get("signed_url_threshold"),
         )
+
+    @property
+    def ledger_scope(self) -> str:
+        """This adapter's base URL and account, hashed where it is the key (no secret)."""
+        return _hosted.ledger_scope(self.name, self.base_url, account=self.account_id)
 
     def __repr__(self) -> str:
         return f"FireworksProvider(account_id={self.account_id!r}, base_url={self.base_url!r})"
@@ -318,25 +322,32 @@ class FireworksProvider(Provider):
         Fireworks has no failed dataset state; a non-OK ``status`` is reported as a
         :class:`DatasetError`.
         """
-        deadline = time.monotonic() + timeout
-        current = file
-        while current.status != "READY":
-            status = current.raw.get("status") or {}
-            code = status.get("code") if isinstance(status, Mapping) else None
-            if code not in (None, "OK", 0, "0"):
-                raise DatasetError(
-                    f"fireworks rejected dataset {file.id}: {status.get('message') or code}. "
-                    "Fix the data (tuneport validate FILE --provider fireworks) and submit again."
-                )
-            if time.monotonic() >= deadline:
-                raise TransportError(
-                    f"dataset {file.id} was still {current.status} after {timeout:.0f}s; "
-                    "try again later or raise the timeout.",
-                    provider=self.name,
-                )
-            time.sleep(self.dataset_poll_interval)
-            current = self._dataset(file.id, file.fingerprint)
-        return current
+        from tuneport.providers._file_wait import wait_until_ready
+
+        return wait_until_ready(self, file, timeout=timeout, poll=self.dataset_poll_interval)
+
+    def refresh_file(self, file: RemoteFile) -> RemoteFile:
+        """One ``GET`` of the dataset."""
+        return self._dataset(file.id, file.fingerprint)
+
+    def file_readiness(self, file: RemoteFile, *, fresh: bool) -> FileReadiness:
+        """``READY`` is ready; a non-OK ``status`` while not ready is a rejection.
+
+        Raises:
+            DatasetError: Fireworks reported a problem with the dataset.
+        """
+        if file.status == "READY":
+            return "ready"
+        status = file.raw.get("status") or {}
+        code = status.get("code") if isinstance(status, Mapping) else None
+        if code not in (None, "OK", 0, "0"):
+            raise DatasetError(
+                f"fireworks rejected dataset {file.id}: {status.get('message') or code}. "
+                "Fix the data (tuneport validate FILE --provider fireworks) and submit again."
+            )
+        # A dataset is recorded as uploaded only after its bytes were sent, so a dataset
+        # that is not ready yet is being ingested.
+        return "processing"
 
     # -- jobs ----------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ from tuneport.providers.base import Provider
 if TYPE_CHECKING:
     from tuneport._config import ProviderSettings
     from tuneport.local.serving import LocalModel
+    from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["DEFAULT_PORT", "LocalModel", "LocalProvider"]
 
@@ -198,10 +199,19 @@ class LocalProvider(Provider):
 
     def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
         """A stored local file is ready at once; a deleted one must be uploaded again."""
+        self.file_readiness(file, fresh=True)
+        return file
+
+    def file_readiness(self, file: RemoteFile, *, fresh: bool) -> FileReadiness:
+        """Ready when the stored copy exists.
+
+        Raises:
+            NotFoundError: the copy was deleted: upload again.
+        """
         if not Path(file.id).is_file():
             raise NotFoundError(f"Local copy {file.id} no longer exists.", provider="local",
                                 status_code=404)
-        return file
+        return "ready"
 
     # -- files ---------------------------------------------------------------------------
     def upload(self, rendered: RenderedDataset) -> RemoteFile:

@@ -145,6 +145,11 @@ class OpenAIProvider(Provider):
             large_file_threshold=(settings.model_extra or {}).get("large_file_threshold"),
         )
 
+    @property
+    def ledger_scope(self) -> str:
+        """This adapter's base URL and account, hashed where it is the key (no secret)."""
+        return _hosted.ledger_scope(self.name, self.base_url, api_key=self._key)
+
     def __repr__(self) -> str:
         return f"OpenAIProvider(base_url={self.base_url!r})"
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,7 +31,7 @@ from tuneport._exceptions import (
     BadRequestError,
     ConfigError,
     DatasetError,
-    TransportError,
+    NotFoundError,
     TuneportError,
     UnsupportedFeatureError,
 )
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
     import together as together_sdk
 
     from tuneport._config import ProviderSettings
+    from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_HARDWARE", "TogetherProvider"]
 
@@ -98,6 +98,7 @@ DEPLOYMENT_STATES: dict[str, EndpointState] = {
 }
 
 _FILE_DONE = "COMPLETED"
+_FILE_PENDING = "PENDING"
 _FILE_FAILED = frozenset({"FAILED", "INVALID_FORMAT"})
 
 _LEVELS: dict[str, Literal["info", "warning", "error"]] = {
@@ -172,6 +173,11 @@ class TogetherProvider(Provider):
             project_id=settings.project_id,
             multipart_threshold=(settings.model_extra or {}).get("multipart_threshold"),
         )
+
+    @property
+    def ledger_scope(self) -> str:
+        """This adapter's base URL and account, hashed where it is the key (no secret)."""
+        return _hosted.ledger_scope(self.name, self.base_url, api_key=self._key)
 
     def __repr__(self) -> str:
         return f"TogetherProvider(base_url={self.base_url!r})"
@@ -251,7 +257,25 @@ class TogetherProvider(Provider):
         )
 
     def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
-        """Poll ``processing_status`` until ``COMPLETED``.
+        """Poll ``processing_status`` until ``COMPLETED``, reviving a file stuck ``PENDING``.
+
+        Raises:
+            DatasetError: Together rejected the file (its validation report is quoted).
+            NotFoundError: the file had no content and was deleted: upload it again.
+            TransportError: still not processed after ``timeout`` seconds.
+        """
+        from tuneport.providers._file_wait import wait_until_ready
+
+        return wait_until_ready(self, file, timeout=timeout, poll=self.file_poll_interval)
+
+    def refresh_file(self, file: RemoteFile) -> RemoteFile:
+        """One ``GET /v1/files/{id}``."""
+        with self._errors(f"reading file {file.id}"):
+            obj = self._reader.files.retrieve(file.id)
+        return self._remote(_hosted.dump(obj), file.fingerprint)
+
+    def file_readiness(self, file: RemoteFile, *, fresh: bool) -> FileReadiness:
+        """``COMPLETED`` is ready; ``PENDING`` means no ``/preprocess`` reached Together.
 
         A file whose freshly read ``processing_status`` is ``None`` is ready: the SDK's
         ``FileResponse`` documents that "files for purposes that do not require validation
@@ -259,31 +283,40 @@ class TogetherProvider(Provider):
 
         Raises:
             DatasetError: Together rejected the file (its validation report is quoted).
-            TransportError: still not processed after ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        current = file
-        while True:
-            if current.status == _FILE_DONE or (current is not file and current.status is None):
-                return current
-            if current.status in _FILE_FAILED:
-                report = current.raw.get("validation_report") or {}
-                detail = report.get("error") or current.status
-                raise DatasetError(
-                    f"together rejected the training file {current.id}: {detail}. Fix the data "
-                    "(tuneport validate FILE --provider together) and submit again."
-                )
-            if time.monotonic() >= deadline:
-                raise TransportError(
-                    f"file {current.id} was still {current.status} after {timeout:.0f}s; "
-                    "try again later or raise the timeout.",
-                    provider=self.name,
-                )
-            if current is not file or current.status is not None:
-                time.sleep(self.file_poll_interval)
-            with self._errors(f"reading file {file.id}"):
-                obj = self._reader.files.retrieve(file.id)
-            current = self._remote(_hosted.dump(obj), file.fingerprint)
+        if file.status == _FILE_DONE or (fresh and file.status is None):
+            return "ready"
+        if file.status in _FILE_FAILED:
+            report = file.raw.get("validation_report") or {}
+            detail = report.get("error") or file.status
+            raise DatasetError(
+                f"together rejected the training file {file.id}: {detail}. Fix the data "
+                "(tuneport validate FILE --provider together) and submit again."
+            )
+        # PENDING is where a file stays when the upload's /preprocess failed or never came
+        # (a 500, a kill after the PUT); a re-upload of the same bytes gets this file back
+        # ("same contents"), so waiting alone would never end.
+        return "unprocessed" if file.status == _FILE_PENDING else "processing"
+
+    def reprocess_file(self, file: RemoteFile) -> RemoteFile:
+        """``POST /v1/files/{id}/preprocess`` again (the SDK's own last upload step).
+
+        A file Together will not process (it has no content: the ``PUT`` never arrived) is
+        deleted, and :class:`NotFoundError` tells the caller to upload it again.
+        """
+        from together.types import FileResponse
+
+        try:
+            with self._errors(f"asking Together to process file {file.id}"):
+                obj = self._client.post(f"/v1/files/{file.id}/preprocess", cast_to=FileResponse)
+        except BadRequestError as exc:
+            with self._errors(f"deleting the unusable file {file.id}"):
+                self._client.files.delete(file.id)
+            raise NotFoundError(
+                f"together could not process file {file.id} ({exc}); it was deleted, "
+                "upload the data again.", provider=self.name, status_code=404,
+            ) from exc
+        return self._remote(_hosted.dump(obj), file.fingerprint)
 
     # -- jobs ----------------------------------------------------------------------------
 
