@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 if TYPE_CHECKING:
     import openai
@@ -117,7 +117,8 @@ class FineTuneSpec(_Model):
     """A provider-neutral description of one fine-tuning job.
 
     ``model`` is the provider's own id after catalog resolution; ``canonical_model``
-    the shared name when the catalog knows it.
+    the shared name when the catalog knows it. ``beta`` is DPO's beta (``dpo-*`` methods
+    only; None: the provider's default).
     """
 
     model: str
@@ -129,14 +130,27 @@ class FineTuneSpec(_Model):
     lora_rank: int | None = None
     lora_alpha: int | None = None
     lora_dropout: float | None = None
+    beta: float | None = Field(default=None, gt=0)
     suffix: str | None = None
     seed: int | None = None
     wandb: WandbConfig | None = None
     provider_options: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _beta_needs_dpo(self) -> FineTuneSpec:
+        # beta is DPO's strength of the pull towards the reference model; on a supervised
+        # job it would be silently ignored, so it is refused instead.
+        if self.beta is not None and not self.method.startswith("dpo"):
+            raise ValueError(f"beta is a DPO setting; method={self.method!r} does not use it "
+                             "(use method='dpo-lora' or 'dpo-full', or drop beta)")
+        return self
+
     def normalized(self) -> dict[str, Any]:
         """The spec as a stable, secret-free dict (used for idempotency keys)."""
         data = self.model_dump(mode="json", exclude={"wandb"})
+        if data.get("beta") is None:
+            # Keeps the keys of specs without beta what they were before beta existed.
+            data.pop("beta", None)
         if self.wandb is not None:
             data["wandb"] = self.wandb.model_dump(mode="json", exclude={"api_key"})
         return data

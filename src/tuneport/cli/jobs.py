@@ -264,6 +264,7 @@ def submit_command(
     validation: Path = typer.Option(None, help="A validation dataset (JSONL)."),
     idempotency_key: str = typer.Option(
         None, "--idempotency-key", help="Your own key; the same key never makes two jobs."),
+    beta: float = typer.Option(None, "--beta", help="DPO beta (dpo-lora / dpo-full only)."),
     new: bool = typer.Option(False, "--new", help="Submit again even if an identical job exists."),
     wandb_project: str = typer.Option(
         None, "--wandb-project",
@@ -299,7 +300,8 @@ def submit_command(
                 job = client.fine_tune(
                     file, model=model, method=method, epochs=epochs,
                     learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
-                    suffix=suffix, validation=validation, idempotency_key=idempotency_key,
+                    beta=beta, suffix=suffix, validation=validation,
+                    idempotency_key=idempotency_key,
                     new=new, wandb=wandb, on_progress=progress,
                 )
             if wait:

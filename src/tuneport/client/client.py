@@ -223,6 +223,7 @@ class Client:
         learning_rate: float | None = None,
         batch_size: int | str | None = None,
         lora_rank: int | None = None,
+        beta: float | None = None,
         suffix: str | None = None,
         validation: Any = None,
         wait: bool = False,
@@ -248,6 +249,8 @@ class Client:
             learning_rate: the learning rate (or multiplier, on OpenAI).
             batch_size: the batch size (``"auto"``/``"max"`` where supported).
             lora_rank: the LoRA rank.
+            beta: DPO's beta (``dpo-lora``/``dpo-full`` only): how strongly the trained
+                model is held near the reference model; the provider's default when None.
             suffix: a name suffix for the fine-tuned model.
             validation: an optional validation dataset (same forms as ``dataset``).
             wait: block until the job ends (see :meth:`wait`).
@@ -282,7 +285,7 @@ class Client:
         with prepare(
             name, self.adapter(name), dataset, model=model, method=method, epochs=epochs,
             learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
-            suffix=suffix, validation=validation, wandb=wandb,
+            beta=beta, suffix=suffix, validation=validation, wandb=wandb,
             provider_options=provider_options, notify=notify,
         ) as prep:
             key = idempotency_key or derive_idempotency_key(
