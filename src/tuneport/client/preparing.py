@@ -91,9 +91,21 @@ def prepare(
         _validate(vds, name, canonical or provider_model, what="validation dataset")
     if notify is not None:
         notify("validated", {"provider": name, "model": provider_model})
-    spec = _spec(provider_model, canonical, method=method, epochs=epochs,
-                 learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
-                 beta=beta, suffix=suffix, wandb=wandb, provider_options=provider_options)
+    if isinstance(wandb, dict):
+        wandb = WandbConfig(**wandb)
+    spec = FineTuneSpec(
+        model=provider_model,
+        canonical_model=canonical,
+        method=method,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        lora_rank=lora_rank,
+        beta=beta,
+        suffix=suffix,
+        wandb=wandb,
+        provider_options=dict(provider_options or {}),
+    )
     with tempfile.TemporaryDirectory(prefix="tuneport-render-") as tmp:
         rendered = _render(ds, name, Path(tmp) / "train", provider_model)
         vrendered = (
