@@ -82,6 +82,11 @@ NOT_IN_SPEC = {
     "together": {
         "POST /v1/files/{file_id}/preprocess": "not in the spec (the 3.x SDK's upload flow, "
                                                "providers.md 2.2); answers a FileResponse",
+        "POST /v1/files/multipart/initiate": "not in the spec; the shape the 3.x SDK's "
+                                             "MultipartUploadManager reads",
+        "POST /v1/files/multipart/complete": "not in the spec; a FileResponse, as the 3.x "
+                                             "SDK's MultipartUploadManager reads it",
+        "POST /v1/files/multipart/abort": "not in the spec (3.x SDK source)",
         "POST /v1/chat/completions": "inference, outside the fine-tuning subset",
         "POST /v2/projects/{project_id}/endpoints": "v2 endpoints: SDK 3.x types",
         "GET /v2/projects/{project_id}/endpoints": "v2 endpoints: SDK 3.x types",

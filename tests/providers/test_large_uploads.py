@@ -62,7 +62,8 @@ def assert_progress(seen: list[UploadEvent], total: int, flow: str) -> None:
     assert {e.flow for e in seen} == {flow}
     sent = [e.sent for e in seen]
     assert sent == sorted(sent), "progress went backwards"
-    assert seen[-1].done and seen[-1].sent == total == seen[-1].total
+    assert seen[-1].done
+    assert seen[-1].sent == total == seen[-1].total
     assert any(0 < s < total for s in sent), "only start and end were reported"
 
 
@@ -83,8 +84,10 @@ def test_openai_large_file_goes_up_in_parts(emulator: Any, tmp_path: Path,
     file = adapter.upload(rendered)
 
     parts = calls(emulator, "openai", "POST", "/parts")
-    assert len(parts) == -(-rendered.n_bytes // 16_384) and all(p.status == 200 for p in parts)
-    assert len(calls(emulator, "openai", "POST", "/uploads")) == len(parts) + 2  # + create, complete
+    assert len(parts) == -(-rendered.n_bytes // 16_384)
+    assert all(p.status == 200 for p in parts)
+    # The parts, plus one create and one complete.
+    assert len(calls(emulator, "openai", "POST", "/uploads")) == len(parts) + 2
     assert calls(emulator, "openai", "POST", "/files") == []
     assert file.n_bytes == rendered.n_bytes
     with openai_sdk(emulator) as sdk:
@@ -102,7 +105,8 @@ def test_openai_small_file_is_one_request(emulator: Any, tmp_path: Path,
     assert calls(emulator, "openai", "POST", "/uploads") == []
     with openai_sdk(emulator) as sdk:
         assert sdk.files.content(file.id).read() == rendered.path.read_bytes()
-    assert events[-1].flow == "single" and events[-1].done
+    assert events[-1].flow == "single"
+    assert events[-1].done
 
 
 def test_openai_failed_part_is_sent_again_alone(emulator: Any, tmp_path: Path) -> None:
@@ -114,7 +118,8 @@ def test_openai_failed_part_is_sent_again_alone(emulator: Any, tmp_path: Path) -
     file = adapter.upload(rendered)
 
     statuses = [e.status for e in calls(emulator, "openai", "POST", "/parts")]
-    assert statuses[0] == 500 and statuses.count(500) == 1
+    assert statuses[0] == 500
+    assert statuses.count(500) == 1
     assert statuses.count(200) == -(-rendered.n_bytes // 16_384)
     assert len(calls(emulator, "openai", "POST", "/uploads")) == len(statuses) + 2  # one Upload
     with openai_sdk(emulator) as sdk:
@@ -163,7 +168,8 @@ def test_together_large_file_goes_up_in_parts(emulator: Any, tmp_path: Path,
 
     assert [e.status for e in calls(emulator, "together", "POST", "/multipart/initiate")] == [200]
     puts = calls(emulator, "together", "PUT", "/_parts/")
-    assert len(puts) == 3 and all(p.status == 200 for p in puts)
+    assert len(puts) == 3
+    assert all(p.status == 200 for p in puts)
     assert [e.status for e in calls(emulator, "together", "POST", "/multipart/complete")] == [200]
     assert calls(emulator, "together", "PUT", "/_presigned/") == []
     assert together_content(emulator, file.id) == rendered.path.read_bytes()
@@ -181,7 +187,8 @@ def test_together_small_file_is_one_put(emulator: Any, tmp_path: Path,
     assert [e.status for e in calls(emulator, "together", "PUT", "/_presigned/")] == [200]
     assert calls(emulator, "together", "POST", "/multipart/") == []
     assert together_content(emulator, file.id) == rendered.path.read_bytes()
-    assert events[-1].flow == "single" and events[-1].done
+    assert events[-1].flow == "single"
+    assert events[-1].done
 
 
 @pytest.mark.usefixtures("five_mib_parts")
@@ -264,7 +271,8 @@ def test_fireworks_small_file_is_one_request(emulator: Any, tmp_path: Path,
     assert [e.status for e in calls(emulator, "fireworks", "POST", ":upload")] == [200]
     assert calls(emulator, "fireworks", "POST", ":getUploadEndpoint") == []
     assert fireworks_stored(emulator, file.id) == rendered.path.read_bytes()
-    assert events[-1].flow == "single" and events[-1].done
+    assert events[-1].flow == "single"
+    assert events[-1].done
 
 
 def test_fireworks_failed_put_is_sent_again(emulator: Any, tmp_path: Path) -> None:
