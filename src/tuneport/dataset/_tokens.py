@@ -121,6 +121,27 @@ class SegmentCounter:
 
     def lengths(self, texts: list[str]) -> list[int]:
         """Token lengths of ``texts``, equal to ``len(encode_ordinary(t))`` for each."""
+        if any(len(t) > LONG_TEXT_CHARS for t in texts):
+            return [self._long(t) if len(t) > LONG_TEXT_CHARS else self._short([t])[0]
+                    for t in texts]
+        return self._short(texts)
+
+    def _long(self, text: str) -> int:
+        """A long text counted window by window, cut where a segment starts.
+
+        Exact for the same reason the segment cache is (a space after a non-space always
+        starts a piece), and memory stays that of one window: splitting or encoding a
+        30 MB text whole would hold millions of small objects (16x the text).
+        """
+        total, pos, end = 0, 0, len(text)
+        while pos < end:
+            cut = _SPACE_AFTER_NON_SPACE.search(text, pos + LONG_TEXT_CHARS)
+            stop = cut.start() if cut is not None else end
+            total += self._short([text[pos:stop]])[0]
+            pos = stop
+        return total
+
+    def _short(self, texts: list[str]) -> list[int]:
         if self._bypass:
             encode = self._encode
             return [len(encode(t)) for t in texts]
@@ -165,6 +186,9 @@ class SegmentCounter:
         self._full = len(lead) + len(spaced) >= self._max_entries
         return n
 
+
+# Texts longer than this are counted in windows of about this many characters.
+LONG_TEXT_CHARS = 1 << 16
 
 # A space preceded by a non-whitespace character (Python's whitespace includes every
 # character tiktoken's \s matches, so this never splits where tiktoken would not).

@@ -399,6 +399,7 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
                     add(line, "nul_byte", "The line holds NUL bytes: the file may be UTF-16 or "
                         "binary. Save it as UTF-8 JSONL.", everyone)
                     continue
+                suspect = _SURROGATE_HINT.search(item) is not None
                 try:
                     obj = _loads(item)
                 except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -407,8 +408,10 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
                 except RecursionError:
                     _too_deep(add, line, everyone)
                     continue
-                if _SURROGATE_HINT.search(item) is not None and _lone_surrogate(
-                        add, line, obj, everyone):
+                # The raw line is parsed: let a long one go before its strings are counted
+                # (memory stays a small multiple of the longest line).
+                item = None
+                if suspect and _lone_surrogate(add, line, obj, everyone):
                     continue
             elif type(item) is BlankRun:
                 lines = line + item.count - 1
