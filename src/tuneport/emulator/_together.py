@@ -43,7 +43,11 @@ _STATUS = {"validating": "pending", "queued": "queued", "running": "running",
 def _file_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
     view = {k: v for k, v in record.items() if not k.startswith("_")}
     done_at = record.get("_processed_at")
-    if done_at is None:
+    if record.get("purpose") != "fine-tune":
+        # The SDK's FileResponse: "Files for purposes that do not require validation skip
+        # validation" and carry no processing_status; only fine-tune data is validated [U].
+        view["Processed"] = bool(record.get("_uploaded"))
+    elif done_at is None:
         view["processing_status"] = "PENDING"
     elif state.now() < done_at:
         view["processing_status"] = "RUNNING"
