@@ -379,7 +379,7 @@ def _regressions(items: list[EvalItem], results: list[ExampleResult],
                  if b_scores[n] - t_scores[n] > margin]
         if not drops:
             continue
-        _drop, name = max(drops)
+        _drop, name = max(drops, key=lambda d: d[0])  # ties: the metric asked for first
         r = by_index[it.index]
         found.append(Regression(
             index=it.index, metric=name, tuned=t_scores[name], baseline=b_scores[name],
