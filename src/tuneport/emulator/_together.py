@@ -228,10 +228,20 @@ async def _estimate(state: EmulatorState, request: Request) -> Any:
     model = str(body.get("model") or "")
     epochs = int(body.get("n_epochs") or 1)
     tokens = int(record["_tokens"]) * epochs
+    # Together's pricing: n_epochs x train tokens + n_evals x validation tokens.
+    evals = int(body.get("n_evals") or 0)
+    eval_tokens = 0
+    if evals and body.get("validation_file"):
+        validation = state.store.get(P, "file", str(body["validation_file"]))
+        if validation is None or _file_view(state, validation)["processing_status"] != \
+                "COMPLETED":
+            return {"estimation_available": False, "unavailable_reason": "eval_file_not_validated"}
+        eval_tokens = int(validation["_tokens"]) * evals
     price = state.config.price_per_million(P, model, _method(body))
-    return {"estimation_available": True, "estimated_total_price": round(tokens * price / 1e6, 6),
+    total = (tokens + eval_tokens) * price / 1e6
+    return {"estimation_available": True, "estimated_total_price": round(total, 6),
             "allowed_to_proceed": True, "user_limit": 1000.0,
-            "estimated_train_token_count": tokens, "estimated_eval_token_count": 0}
+            "estimated_train_token_count": tokens, "estimated_eval_token_count": eval_tokens}
 
 
 # -- fine-tunes --------------------------------------------------------------------------
