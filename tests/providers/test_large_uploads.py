@@ -297,3 +297,29 @@ def test_fireworks_refuses_a_plain_http_url_off_loopback() -> None:
     assert not storage_url_allowed("http://storage.googleapis.com/b/o")
     assert not storage_url_allowed("http://10.0.0.5/b/o")
     assert not storage_url_allowed("ftp://127.0.0.1/x")
+
+
+def test_thresholds_come_from_tuneport_toml(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import tuneport
+
+    (tmp_path / "tuneport.toml").write_text(
+        "[providers.openai]\nlarge_file_threshold = 100000000\n"
+        "[providers.together]\nmultipart_threshold = 2000000000\n"
+        "[providers.fireworks]\naccount_id = \"a\"\nsigned_url_threshold = 7\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("OPENAI_API_KEY", "TOGETHER_API_KEY", "FIREWORKS_API_KEY"):
+        monkeypatch.setenv(name, "test-key")
+    from tuneport.providers.fireworks import FireworksProvider
+    from tuneport.providers.openai import OpenAIProvider
+    from tuneport.providers.together import TogetherProvider
+
+    with tuneport.Client(provider="openai") as client:
+        openai, together, fireworks = (client.adapter(n) for n in
+                                       ("openai", "together", "fireworks"))
+        assert isinstance(openai, OpenAIProvider)
+        assert isinstance(together, TogetherProvider)
+        assert isinstance(fireworks, FireworksProvider)
+        assert openai.large_file_threshold == 100_000_000
+        assert together.multipart_threshold == 2_000_000_000
+        assert fireworks.signed_url_threshold == 7
