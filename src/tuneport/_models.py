@@ -251,6 +251,12 @@ class MetricPoint(_Model):
     learning_rate: float | None = None
     tokens_per_second: float | None = None
     epoch: float | None = None
+    # Preference (DPO) jobs: mean β·log-ratio of the chosen / rejected replies, their mean
+    # difference, and the share of pairs whose chosen reply has the higher reward.
+    rewards_chosen: float | None = None
+    rewards_rejected: float | None = None
+    reward_margin: float | None = None
+    preference_accuracy: float | None = None
 
 
 class Checkpoint(_Model):

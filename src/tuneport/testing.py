@@ -19,7 +19,13 @@ import random
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHATML_TEMPLATE", "held_out_loss", "tiny_chat_examples", "tiny_model"]
+__all__ = [
+    "CHATML_TEMPLATE",
+    "held_out_loss",
+    "tiny_chat_examples",
+    "tiny_model",
+    "tiny_preference_examples",
+]
 
 # ChatML, as SmolLM2 and Qwen use it; ``add_generation_prompt`` opens an assistant turn.
 CHATML_TEMPLATE = (
@@ -67,6 +73,42 @@ def tiny_chat_examples(n: int = 200, *, seed: int = 0) -> list[dict[str, Any]]:
             }
         )
     return examples
+
+
+def tiny_preference_examples(n: int = 64, *, seed: int = 0) -> list[dict[str, Any]]:
+    """Deterministic preference pairs (OpenAI's DPO shape) that a tiny model can separate.
+
+    The preferred reply always answers correctly and politely, the rejected one gives a
+    wrong color or sum and a curt tone, so preference accuracy rises within a few steps.
+
+    Args:
+        n: how many pairs.
+        seed: the random seed; the same seed gives the same pairs.
+
+    Returns:
+        A list of ``{"input": {"messages": [...]}, "preferred_output": [...],
+        "non_preferred_output": [...]}`` dicts.
+    """
+    rng = random.Random(seed)
+    pairs: list[dict[str, Any]] = []
+    for i in range(n):
+        animal = rng.choice(_ANIMALS)
+        if i % 2 == 0:
+            color = _COLORS[_ANIMALS.index(animal) % len(_COLORS)]
+            wrong = _COLORS[(_ANIMALS.index(animal) + 3) % len(_COLORS)]
+            user = f"What color is the {animal}?"
+            good, bad = f"The {animal} is {color}.", f"No. {wrong}"
+        else:
+            a, b = rng.randint(0, 9), rng.randint(0, 9)
+            user = f"What is {a} plus {b}?"
+            good, bad = f"{a} plus {b} is {a + b}.", f"No. {a + b + 1}"
+        pairs.append({
+            "input": {"messages": [{"role": "system", "content": "You are a terse assistant."},
+                                   {"role": "user", "content": user}]},
+            "preferred_output": [{"role": "assistant", "content": good}],
+            "non_preferred_output": [{"role": "assistant", "content": bad}],
+        })
+    return pairs
 
 
 def tiny_model(

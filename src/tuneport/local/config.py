@@ -24,6 +24,9 @@ class TrainConfig(BaseModel):
     job_id: str
     model: str
     method: Literal["lora", "full", "qlora"] = "lora"
+    # "dpo": preference pairs and the DPO loss (method dpo-lora -> lora, dpo-full -> full).
+    objective: Literal["sft", "dpo"] = "sft"
+    beta: float = 0.1
     train_file: str
     validation_file: str | None = None
     idempotency_key: str | None = None
@@ -87,11 +90,6 @@ def config_from_spec(
     idempotency_key: str | None,
 ) -> TrainConfig:
     """Resolve a spec into a TrainConfig; raise clear errors for what local cannot do."""
-    if spec.method in ("dpo-lora", "dpo-full"):
-        raise UnsupportedFeatureError(
-            "The local backend does not train DPO yet; use method='lora' or 'full' with "
-            "a chat dataset, or a hosted provider that supports DPO (e.g. provider='together')."
-        )
     options = dict(spec.provider_options)
     unknown = sorted(set(options) - OPTION_NAMES)
     if unknown:
@@ -106,7 +104,8 @@ def config_from_spec(
     values: dict[str, Any] = {
         "job_id": job_id,
         "model": spec.model,
-        "method": spec.method,
+        "method": {"dpo-lora": "lora", "dpo-full": "full"}.get(spec.method, spec.method),
+        "objective": "dpo" if spec.method.startswith("dpo") else "sft",
         "train_file": train_file,
         "validation_file": validation_file,
         "idempotency_key": idempotency_key,
@@ -125,6 +124,8 @@ def config_from_spec(
         values["lora_alpha"] = spec.lora_alpha
     if spec.lora_dropout is not None:
         values["lora_dropout"] = spec.lora_dropout
+    if spec.beta is not None:
+        values["beta"] = spec.beta
     if spec.wandb is not None:
         values["wandb"] = spec.wandb.model_dump(mode="json", exclude={"api_key"})
     # "auto" devices are resolved by the provider (it may look at the GPUs).

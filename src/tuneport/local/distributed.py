@@ -54,6 +54,10 @@ def _loss_module(model: Any) -> Any:
             self.model = inner
 
         def forward(self, batch: PackedBatch) -> Any:
+            if not isinstance(batch, PackedBatch):  # a dpo.PairBatch: reply log-probs
+                from tuneport.local.dpo import pair_logps
+
+                return pair_logps(self.model, batch)
             return packed_loss(self.model, batch)
 
     return PackedLoss(model)

@@ -105,6 +105,13 @@ def _packed_attention(module: Any, query: torch.Tensor, key: torch.Tensor, value
     from torch.nn import functional
 
     seq_lens: list[int] | None = kwargs.get(SEQ_LENS_KWARG)
+    pairs = kwargs.get("tuneport_pairs")  # dpo.PAIRS_KWARG: packed preference pairs
+    if pairs is not None:
+        from tuneport.local.dpo import pair_attention
+
+        return pair_attention(query, key, value, pairs, dropout=dropout if module.training
+                              else 0.0, scaling=scaling,
+                              gqa=query.shape[1] != key.shape[1]), None
     if seq_lens is None:
         # Not a packed call (e.g. generation): plain SDPA with the usual mask.
         from transformers.integrations.sdpa_attention import sdpa_attention_forward

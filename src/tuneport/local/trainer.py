@@ -31,6 +31,16 @@ from tuneport.local.accounting import record_throughput, run_cost_usd
 from tuneport.local.config import TrainConfig
 from tuneport.local.data import TokenizedExample, prepare_examples, read_jsonl
 from tuneport.local.distributed import Distributed, resolve_strategy
+from tuneport.local.dpo import (
+    PairBatch,
+    TokenizedPair,
+    dpo_terms,
+    group_pairs,
+    pack_pairs,
+    pair_logps,
+    prepare_pairs,
+    reference_off,
+)
 from tuneport.local.models import (
     default_target_modules,
     load_model,
@@ -104,8 +114,8 @@ def build_schedule(n_examples: int, config: TrainConfig) -> list[list[int]]:
     return steps
 
 
-def _split_validation(examples: list[TokenizedExample], config: TrainConfig,
-                      has_file: bool) -> tuple[list[TokenizedExample], list[TokenizedExample]]:
+def _split_validation(examples: list[Any], config: TrainConfig,
+                      has_file: bool) -> tuple[list[Any], list[Any]]:
     fraction = config.validation_split
     if fraction is None:
         # Default: hold out 10% (at most 200 examples) when there is enough data.
@@ -133,6 +143,9 @@ class _Run:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.wandb_run: Any = None
+        self.dpo = self.config.objective == "dpo"
+        # Full-FT DPO: reference log-probs of every pair, computed before the first step.
+        self.reference: dict[tuple[bool, int], Any] = {}
 
     # -- reporting (rank 0 only) ---------------------------------------------------------
     def status(self, **fields: Any) -> None:
@@ -219,13 +232,14 @@ class _Run:
     def _load_data(self) -> None:
         cfg = self.config
         records = read_jsonl(cfg.train_file)
-        examples, report = prepare_examples(self.tokenizer, records, max_seq_len=self.max_seq_len,
-                                            over_length=cfg.over_length)
+        prepare: Any = prepare_pairs if self.dpo else prepare_examples
+        examples, report = prepare(self.tokenizer, records, max_seq_len=self.max_seq_len,
+                                   over_length=cfg.over_length)
         train, val = _split_validation(examples, cfg, cfg.validation_file is not None)
         val_report = None
         if cfg.validation_file:
-            val, vr = prepare_examples(self.tokenizer, read_jsonl(cfg.validation_file),
-                                       max_seq_len=self.max_seq_len, over_length=cfg.over_length)
+            val, vr = prepare(self.tokenizer, read_jsonl(cfg.validation_file),
+                              max_seq_len=self.max_seq_len, over_length=cfg.over_length)
             val_report = vr.as_dict()
         if not train:
             raise TuneportError("No usable training examples after truncation/dropping; "
@@ -360,7 +374,73 @@ class _Run:
             batches += [(filler, 0.0)] * (wanted - len(batches))
         return batches
 
-    def _loss(self, batch: PackedBatch) -> Any:
+    def _pair_batches(self, indices: list[int],
+                      pairs: list[TokenizedPair]) -> list[tuple[PairBatch, float]]:
+        """This rank's packed rows of preference pairs (as :meth:`_rank_batches`)."""
+        mine = indices[self.dist.rank:: self.dist.world]
+        batches = [(pack_pairs(pairs, group), 1.0)
+                   for group in group_pairs(pairs, mine, self.tokens_per_row)]
+        wanted = self.dist.max(len(batches))
+        if len(batches) < wanted:
+            filler = batches[0][0] if batches else pack_pairs(pairs, indices[:1])
+            batches += [(filler, 0.0)] * (wanted - len(batches))
+        return batches
+
+    def _reference_logps(self, batch: PairBatch, validation: bool) -> Any:
+        """The reference model's reply log-probs for a row of pairs (no gradient)."""
+        import torch
+
+        if self.config.method == "full":
+            return torch.stack([self.reference[(validation, i)] for i in batch.indices]
+                               ).reshape(-1)
+        with torch.no_grad(), reference_off(self.model):
+            return self._autocast(pair_logps, self.model, batch)
+
+    def _precompute_reference(self) -> None:
+        """Full fine-tuning: every pair's reference log-probs, by the untouched model.
+
+        Every rank computes all pairs in the same order (FSDP forwards are collective).
+        """
+        import torch
+
+        self.root.eval()
+        with torch.no_grad():
+            for validation, pairs in ((False, self.train_examples), (True, self.val_examples)):
+                order = list(range(len(pairs)))
+                for start in range(0, len(order), 64):
+                    for group in group_pairs(pairs, order[start:start + 64],
+                                             self.tokens_per_row):
+                        batch = pack_pairs(pairs, group)
+                        logps = self._loss(batch).detach().float().cpu().reshape(-1, 2)
+                        for index, row in zip(group, logps, strict=True):
+                            self.reference[(validation, index)] = row
+        self.root.train()
+
+    def _dpo_micro_steps(self, batches: list[tuple[PairBatch, float]],
+                         scale: float) -> list[float]:
+        """Forward/backward of one step's rows; local sums of loss, rewards, accuracy."""
+        sums = [0.0, 0.0, 0.0, 0.0]
+        for number, (batch, weight) in enumerate(batches, start=1):
+            reference = self._reference_logps(batch, validation=False)
+            with self.dist.gradient_sync(enabled=number == len(batches)):
+                losses, chosen, rejected = dpo_terms(self._loss(batch), reference,
+                                                     self.config.beta)
+                objective: Any = losses.sum() * (weight * scale)
+                objective.backward()
+            values = (losses.detach().sum(), chosen.sum(), rejected.sum(),
+                      (chosen > rejected).float().sum())
+            sums = [s + weight * float(v) for s, v in zip(sums, values, strict=True)]
+        return sums
+
+    def _autocast(self, fn: Any, *args: Any) -> Any:
+        import torch
+
+        if self.autocast_dtype is not None:
+            with torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype):
+                return fn(*args)
+        return fn(*args)
+
+    def _loss(self, batch: PackedBatch | PairBatch) -> Any:
         import torch
 
         if self.autocast_dtype is not None:
@@ -378,6 +458,15 @@ class _Run:
         total, count = 0.0, 0.0
         with torch.no_grad():
             order = list(range(len(self.val_examples)))
+            if self.dpo:  # mean DPO loss per validation pair
+                for pairs, weight in self._pair_batches(order, self.val_examples):
+                    losses, _, _ = dpo_terms(self._loss(pairs),
+                                             self._reference_logps(pairs, validation=True),
+                                             self.config.beta)
+                    if weight:
+                        total += float(losses.sum())
+                        count += pairs.n_pairs
+                order = []
             for batch, weight in self._rank_batches(order, self.val_examples):
                 loss = self._loss(batch)
                 if weight:
@@ -416,6 +505,8 @@ class _Run:
         optimizer = torch.optim.AdamW(self.params, lr=cfg.effective_learning_rate(),
                                       weight_decay=cfg.weight_decay)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, total_steps))
+        if self.dpo and cfg.method == "full":
+            self._precompute_reference()  # before a checkpoint replaces the weights
         start_step, totals = (self.load_checkpoint(optimizer, scheduler)
                               if self.resume else (0, {}))
         totals = {"trained_tokens": 0.0, "processed_tokens": 0.0, "train_seconds": 0.0,
@@ -428,7 +519,8 @@ class _Run:
                     device=self.device.type, precision=self.precision,
                     gradient_checkpointing=self.gradient_checkpointing)
         layout = f" ({self.dist.strategy.upper()})" if self.dist.strategy else ""
-        self.event(f"Training {cfg.method} on {self.device.type} x{self.dist.world}{layout}: "
+        kind = f"dpo-{cfg.method}" if self.dpo else cfg.method
+        self.event(f"Training {kind} on {self.device.type} x{self.dist.world}{layout}: "
                    f"{total_steps} steps, {self.n_trainable:,} of {self.n_params:,} "
                    f"parameters trainable", type="status", total_steps=total_steps,
                    distributed=self.dist.strategy, world_size=self.dist.world,
@@ -438,14 +530,24 @@ class _Run:
             for step_index in range(start_step, total_steps):
                 self._check_stop()
                 began, cpu_began = time.perf_counter(), _cpu_seconds()
-                batches = self._rank_batches(schedule[step_index], self.train_examples)
+                batches: list[tuple[Any, float]] = (
+                    self._pair_batches(schedule[step_index], self.train_examples) if self.dpo
+                    else self._rank_batches(schedule[step_index], self.train_examples))
                 local_trained = float(sum(b.n_trained * w for b, w in batches))
                 local_tokens = float(sum(b.n_tokens * w for b, w in batches))
                 global_trained, global_tokens = self.dist.sum([local_trained, local_tokens])
                 # DDP/FSDP average gradients over ranks; x world makes that the sum.
                 scale = self.dist.world / max(global_trained, 1.0)
                 loss_sum = 0.0
-                for number, (batch, weight) in enumerate(batches, start=1):
+                dpo_sums: list[float] = []
+                if self.dpo:
+                    # The DPO loss is a mean over the step's pairs (all ranks).
+                    (global_pairs,) = self.dist.sum([float(sum(b.n_pairs * w
+                                                               for b, w in batches))])
+                    dpo_sums = self.dist.sum(self._dpo_micro_steps(
+                        batches, self.dist.world / max(global_pairs, 1.0)))
+                    dpo_sums = [v / max(global_pairs, 1.0) for v in dpo_sums]
+                for number, (batch, weight) in enumerate([] if self.dpo else batches, start=1):
                     with self.dist.gradient_sync(enabled=number == len(batches)):
                         loss = self._loss(batch)
                         (loss * (weight * scale)).backward()
@@ -472,11 +574,19 @@ class _Run:
                     "trained_tokens": int(totals["trained_tokens"]),
                     "epoch": step / max(1, math.ceil(len(self.train_examples) / cfg.batch_size)),
                 }
+                if self.dpo:
+                    # TRL's names, so dashboards and habits carry over.
+                    metrics.update({"loss": dpo_sums[0], "rewards/chosen": dpo_sums[1],
+                                    "rewards/rejected": dpo_sums[2],
+                                    "rewards/margins": dpo_sums[1] - dpo_sums[2],
+                                    "rewards/accuracies": dpo_sums[3]})
                 if step % eval_every == 0 or step == total_steps:
                     eval_loss = self.evaluate()
                     if eval_loss is not None:
                         metrics["eval_loss"] = eval_loss
-                self.event(f"step {step}/{total_steps} loss {metrics['loss']:.4f}",
+                preference = (f" margin {metrics['rewards/margins']:.4f} accuracy "
+                              f"{metrics['rewards/accuracies']:.2f}" if self.dpo else "")
+                self.event(f"step {step}/{total_steps} loss {metrics['loss']:.4f}{preference}",
                            type="metrics", step=step, **metrics)
                 self.status(step=step, trained_tokens=int(totals["trained_tokens"]),
                             last_loss=metrics["loss"], eval_loss=metrics.get("eval_loss"))

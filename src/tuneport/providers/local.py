@@ -173,9 +173,9 @@ class LocalProvider(Provider):
 
     name: ClassVar[str] = "local"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
-        Capability.LORA, Capability.FULL, Capability.QLORA, Capability.CLIENT_JOB_ID,
-        Capability.EVENTS, Capability.CHECKPOINTS, Capability.METRICS, Capability.WANDB,
-        Capability.RESUME,
+        Capability.LORA, Capability.FULL, Capability.QLORA, Capability.DPO,
+        Capability.CLIENT_JOB_ID, Capability.EVENTS, Capability.CHECKPOINTS, Capability.METRICS,
+        Capability.WANDB, Capability.RESUME,
     })
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = {
         "queued": JobStatus.QUEUED,
@@ -457,6 +457,10 @@ class LocalProvider(Provider):
                 step=event.step, train_loss=data.get("loss"), eval_loss=data.get("eval_loss"),
                 learning_rate=data.get("learning_rate"),
                 tokens_per_second=data.get("tokens_per_second"), epoch=data.get("epoch"),
+                rewards_chosen=data.get("rewards/chosen"),
+                rewards_rejected=data.get("rewards/rejected"),
+                reward_margin=data.get("rewards/margins"),
+                preference_accuracy=data.get("rewards/accuracies"),
             ))
         return points
 
