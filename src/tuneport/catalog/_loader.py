@@ -231,9 +231,19 @@ def resolve_model(spec: ModelSpec, pf: ProviderFile) -> ModelEntry:
                 f"{where}: model {spec.canonical!r} offers {method} but no price covers it "
                 "(add it to the model's prices or to its size tier)."
             )
-    max_tokens = (
-        spec.max_tokens_per_example or pf.limits.max_tokens_per_example or spec.context_length
-    )
+    # The training limit, never the inference context: a hosted provider may train at less
+    # than the model serves. Only a local model (trained here) falls back to its context.
+    max_tokens = spec.max_tokens_per_example or pf.limits.max_tokens_per_example
+    source = spec.max_tokens_source or (pf.limits.source if max_tokens else None)
+    if max_tokens is None and pf.provider.kind == "local":
+        max_tokens = spec.context_length
+        source = "the model's context length (trained locally)" if max_tokens else None
+    if max_tokens is None and pf.provider.kind == "hosted" and spec.context_length:
+        raise CatalogError(
+            f"{where}: model {spec.canonical!r} has a context_length but no training limit; "
+            "give max_tokens_per_example (the provider's per-example training limit, which "
+            "may be below the inference context) and max_tokens_source."
+        )
     unsupported = dict(pf.provider.unsupported)
     return ModelEntry(
         canonical=spec.canonical,
@@ -244,6 +254,8 @@ def resolve_model(spec: ModelSpec, pf: ProviderFile) -> ModelEntry:
         active_params_b=spec.active_params_b if spec.active_params_b is not None else spec.params_b,
         context_length=spec.context_length,
         max_tokens_per_example=max_tokens,
+        max_tokens_source=source,
+        id_source=spec.id_source,
         tokenizer=spec.tokenizer,
         hf_id=spec.hf_id,
         methods=prices,

@@ -172,6 +172,10 @@ class ModelSpec(_Strict):
     active_params_b: float | None = Field(default=None, gt=0)
     context_length: int | None = Field(default=None, ge=1)
     max_tokens_per_example: int | None = Field(default=None, ge=1)
+    # Where the training limit comes from (it is not the inference context_length).
+    max_tokens_source: str | None = None
+    # Where the provider's model id was checked, and when (text: "<source>, <date>").
+    id_source: str | None = None
     methods: tuple[MethodKey, ...]
     tier: str | None = None
     prices: dict[MethodKey, Decimal] = Field(default_factory=dict)
@@ -308,7 +312,12 @@ class ModelEntry(_Strict):
         provider: the provider's name.
         params_b: total parameters in billions (None when unknown, e.g. an unlisted local model).
         active_params_b: parameters active per token (MoE); equals ``params_b`` for dense models.
-        max_tokens_per_example: tokens after which an example is truncated (or rejected).
+        context_length: the model's inference context (what a served model reads).
+        max_tokens_per_example: the training limit per example: tokens after which an
+            example is truncated (or rejected). Separate from ``context_length``: a provider
+            may train at less than the model serves (Together trains Qwen3-30B-A3B at 8K).
+        max_tokens_source: where the training limit comes from.
+        id_source: where the provider's id was checked, and when.
         tokenizer: ``tiktoken:<encoding>``, ``hf:<repo id or path>`` or ``approx``.
         methods: method key (``sft-lora`` ...) to its training price.
         unsupported: method key to the reason it is not offered.
@@ -323,6 +332,8 @@ class ModelEntry(_Strict):
     active_params_b: float | None = None
     context_length: int | None = None
     max_tokens_per_example: int | None = None
+    max_tokens_source: str | None = None
+    id_source: str | None = None
     tokenizer: str = "approx"
     hf_id: str | None = None
     methods: dict[str, MethodPrice] = Field(default_factory=dict)
