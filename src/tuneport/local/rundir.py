@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tuneport._exceptions import BadRequestError
+
 __all__ = [
     "RunDir",
+    "check_job_id",
     "runs_root",
     "tuneport_home",
     "utcnow",
@@ -66,6 +70,32 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+# A local job id is a folder name under runs/, never a path: no separators, no "..", no
+# leading dot or dash, printable ASCII only (what create_job makes: local-YYYYmmdd-HHMMSS-hex).
+_JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def check_job_id(job_id: object) -> str:
+    """``job_id`` if it names a run under the home, else a clear error.
+
+    Checked before anything is read or written: ``local:../../x`` or ``local:/abs/path``
+    would otherwise make tuneport write status, events and logs outside the home, launch a
+    trainer on a foreign config or signal a foreign process.
+
+    Raises:
+        BadRequestError: the id is not a plain run name.
+    """
+    if not isinstance(job_id, str) or _JOB_ID.fullmatch(job_id) is None or ".." in job_id:
+        shown = repr(job_id)[:80]
+        raise BadRequestError(
+            f"{shown} is not a local job id: an id names a run folder under "
+            f"{runs_root()} (such as local-20250101-120000-abc123), never a path. "
+            "`tuneport jobs --provider local` lists them.",
+            provider="local", status_code=None,
+        )
+    return job_id
+
+
 class RunDir:
     """Typed access to one run directory."""
 
@@ -74,8 +104,19 @@ class RunDir:
 
     @classmethod
     def for_job(cls, job_id: str) -> RunDir:
-        """The run directory of ``job_id`` under ``TUNEPORT_HOME``."""
-        return cls(runs_root() / job_id)
+        """The run directory of ``job_id`` under ``TUNEPORT_HOME``.
+
+        Raises:
+            BadRequestError: ``job_id`` is a path, not a run name, or its folder is a link
+                leading elsewhere.
+        """
+        root = runs_root()
+        path = root / check_job_id(job_id)
+        if path.is_symlink():
+            raise BadRequestError(
+                f"The run folder {path} is a symbolic link; tuneport only works on run "
+                "folders it created under its home.", provider="local", status_code=None)
+        return cls(path)
 
     @property
     def job_id(self) -> str:
