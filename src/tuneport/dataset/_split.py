@@ -1,9 +1,10 @@
 """Split a dataset into training and held-out parts, and name examples by content.
 
-The split is stratified by length: examples are ranked by size and each held-out example
-is drawn from its own band of that ranking, so the held-out set has the short and the long
-examples in the same proportions as the whole (a random split of a small set easily holds
-out only short ones, and then says little about the long). Seeded, so the same data and
+Identical examples always land on the same side. The split is stratified by length:
+examples are ranked by size and each held-out example is drawn from its own band of that
+ranking, so the held-out set has the short and the long examples in the same proportions as
+the whole (a random split of a small set easily holds out only short ones, and then says
+little about the long). Seeded, so the same data and
 seed always give the same split.
 """
 
@@ -43,18 +44,26 @@ def split_dataset(dataset: Dataset, validation: float = 0.1,
     if len(examples) < 2:
         raise DatasetError(f"{dataset!r} has {len(examples)} usable example(s); a split needs "
                            "at least 2 (run validate to see why lines were skipped).")
-    n_held = min(len(examples) - 1, max(1, round(len(examples) * validation)))
+    # Copies of one example go to the same side: a copy in each would leak the answer.
+    hashes = [example_hash(e) for e in examples]
+    first_of: dict[str, int] = {}
+    for i, h in enumerate(hashes):
+        first_of.setdefault(h, i)
+    unique = list(first_of.values())
+    if len(unique) < 2:
+        raise DatasetError(f"{dataset!r} holds one distinct example (repeated); a split needs "
+                           "at least 2 different ones.")
+    n_held = min(len(unique) - 1, max(1, round(len(unique) * validation)))
     rng = random.Random(seed)
     # Rank by size (ties broken by content, not by position, so reordering the file
     # does not change which examples are held out), then draw one per band.
-    keyed = sorted(range(len(examples)),
-                   key=lambda i: (len(json.dumps(examples[i].to_dict())),
-                                  example_hash(examples[i])))
-    held: set[int] = set()
+    keyed = sorted(unique, key=lambda i: (len(json.dumps(examples[i].to_dict())), hashes[i]))
+    held_hashes: set[str] = set()
     for band in range(n_held):
         lo = band * len(keyed) // n_held
         hi = (band + 1) * len(keyed) // n_held
-        held.add(keyed[rng.randrange(lo, hi)])
+        held_hashes.add(hashes[keyed[rng.randrange(lo, hi)]])
+    held = {i for i, h in enumerate(hashes) if h in held_hashes}
     train = Dataset.from_records([e.to_dict() for i, e in enumerate(examples) if i not in held])
     heldout = Dataset.from_records([e.to_dict() for i, e in enumerate(examples) if i in held])
     return train, heldout
