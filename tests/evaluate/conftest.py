@@ -74,6 +74,7 @@ class RuleServer:
 
     - ``good``: answers with the reference it was given in ``answers`` (by prompt);
     - ``bad``: always "I do not know.";
+    - ``half``: the reference for even-numbered prompts, its first clause for the others;
     - ``judge``: reads the two answers from the prompt and picks the one sharing more words
       with the reference (TIE when equal);
     - ``judge-first``: always says A (a judge with complete position bias);
@@ -91,6 +92,11 @@ class RuleServer:
             return self.answers.get(text, "?")
         if model == "bad":
             return "I do not know."
+        if model == "half":
+            # Right when the prompt's number is even, else half right: mixed outcomes.
+            digits = re.findall(r"\d+", text)
+            right = self.answers.get(text, "?")
+            return right if digits and int(digits[-1]) % 2 == 0 else right.split(",")[0]
         if model == "judge-first":
             return "A"
         if model == "judge":
