@@ -37,6 +37,7 @@ __all__ = [
     "Settings",
     "default_home",
     "find_config_file",
+    "invalid_argument",
     "load_settings",
 ]
 
@@ -168,13 +169,65 @@ def _apply_overrides(
             prov["api_key"] = key.get_secret_value()
 
 
-def _explain(exc: ValidationError) -> str:
-    parts = []
+#: How to fix each argument a user passes, for the one-line error (by field name).
+_FIXES: Mapping[str, str] = {
+    "attempts": "retry= takes a whole number of attempts from 1 to 20 (1 means no retry) "
+                "or a tuneport.RetryPolicy",
+    "initial_backoff": "initial_backoff takes seconds, 0 or more",
+    "max_backoff": "max_backoff takes seconds, 0 or more",
+    "timeout": "timeout= takes seconds, a number above 0",
+    "max_retries": "max_retries= takes a whole number, 0 or more",
+    "provider": "provider= takes a name such as 'openai', 'together', 'fireworks' or 'local'",
+    "epochs": "epochs= takes a whole number such as 3, or 'auto'",
+    "learning_rate": "learning_rate= takes a number such as 1e-4",
+    "batch_size": "batch_size= takes a whole number, 'auto' or 'max'",
+    "lora_rank": "lora_rank= takes a whole number such as 16",
+    "lora_alpha": "lora_alpha= takes a whole number such as 32",
+    "lora_dropout": "lora_dropout= takes a number from 0 to 1 such as 0.05",
+    "seed": "seed= takes a whole number",
+    "suffix": "suffix= takes a short string",
+    "method": "method= takes 'lora', 'full', 'qlora', 'dpo-lora' or 'dpo-full'",
+    "model": "model= takes a model name string such as 'llama-3.1-8b-instruct'",
+    "project": "wandb= needs a project: {'project': 'NAME'}",
+    "provider_options": "provider_options= takes a dict",
+}
+
+
+def _explain(exc: ValidationError, what: str = "tuneport settings") -> str:
+    parts: list[str] = []
+    fixes: list[str] = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        # Never echo the input: it may be a secret.
-        parts.append(f"{loc}: {err['msg']}")
-    return "Invalid tuneport settings: " + "; ".join(parts)
+        # pydantic adds the union member tried ('int', "literal['auto']") to the location.
+        loc = [str(p) for p in err["loc"] if not _is_union_member(p)]
+        name = ".".join(loc) or "value"
+        # Never echo the input: it may be a secret. Its type is enough to see the slip.
+        got = type(err.get("input")).__name__ if err["type"] != "missing" else None
+        part = f"{name}: {err['msg']}" + (f" (got {got})" if got else "")
+        if part not in parts:
+            parts.append(part)
+        fix = _FIXES.get(loc[-1]) if loc else None
+        if fix and fix not in fixes:
+            fixes.append(fix)
+    message = f"Invalid {what}: " + "; ".join(parts) + "."
+    return message + (" Fix: " + "; ".join(fixes) + "." if fixes else "")
+
+
+def _is_union_member(part: object) -> bool:
+    text = str(part)
+    return text in {"int", "float", "str", "bool"} or text.startswith(("literal[", "function-"))
+
+
+def invalid_argument(exc: ValidationError, what: str) -> ConfigError:
+    """The :class:`ConfigError` for arguments pydantic refused: each field, and its fix.
+
+    Public calls catch :class:`pydantic.ValidationError` at their edge and raise this, so a
+    caller only ever meets tuneport's own errors.
+
+    Args:
+        exc: the validation error.
+        what: what was being built, for the message ("fine-tuning options").
+    """
+    return ConfigError(_explain(exc, what))
 
 
 def load_settings(

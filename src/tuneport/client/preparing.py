@@ -18,7 +18,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from tuneport._config import invalid_argument
 from tuneport._exceptions import (
+    ConfigError,
     DatasetError,
     UnknownProviderError,
     UnsupportedFeatureError,
@@ -68,11 +72,11 @@ def prepare(
     learning_rate: float | None = None,
     batch_size: int | str | None = None,
     lora_rank: int | None = None,
+    beta: float | None = None,
     suffix: str | None = None,
     validation: Any = None,
     wandb: WandbConfig | dict[str, Any] | None = None,
     provider_options: dict[str, Any] | None = None,
-    beta: float | None = None,
     notify: ProgressCallback | None = None,
 ) -> Iterator[Prepared]:
     """Check, validate and render; the rendered files live while the block runs."""
@@ -91,21 +95,9 @@ def prepare(
         _validate(vds, name, canonical or provider_model, what="validation dataset")
     if notify is not None:
         notify("validated", {"provider": name, "model": provider_model})
-    if isinstance(wandb, dict):
-        wandb = WandbConfig(**wandb)
-    spec = FineTuneSpec(
-        model=provider_model,
-        canonical_model=canonical,
-        method=method,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        batch_size=batch_size,
-        lora_rank=lora_rank,
-        beta=beta,
-        suffix=suffix,
-        wandb=wandb,
-        provider_options=dict(provider_options or {}),
-    )
+    spec = _spec(provider_model, canonical, method=method, epochs=epochs,
+                 learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
+                 beta=beta, suffix=suffix, wandb=wandb, provider_options=provider_options)
     with tempfile.TemporaryDirectory(prefix="tuneport-render-") as tmp:
         rendered = _render(ds, name, Path(tmp) / "train", provider_model)
         vrendered = (
@@ -113,6 +105,21 @@ def prepare(
             if vds is not None else None
         )
         yield Prepared(name, adapter, spec, rendered, vrendered)
+
+
+def _spec(model: str, canonical: str | None, *, wandb: WandbConfig | dict[str, Any] | None,
+          provider_options: dict[str, Any] | None, **options: Any) -> FineTuneSpec:
+    """The job's spec; arguments of the wrong type are a :class:`ConfigError` naming the fix."""
+    if provider_options is not None and not isinstance(provider_options, dict):
+        raise ConfigError(f"provider_options= takes a dict, not a "
+                          f"{type(provider_options).__name__}.")
+    try:
+        if isinstance(wandb, dict):
+            wandb = WandbConfig(**wandb)
+        return FineTuneSpec(model=model, canonical_model=canonical, wandb=wandb,
+                            provider_options=dict(provider_options or {}), **options)
+    except ValidationError as exc:
+        raise invalid_argument(exc, "fine-tuning options") from None
 
 
 def check_method(adapter: Provider, method: str) -> None:

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from tuneport._exceptions import (
+    ConfigError,
     DatasetError,
     DoesNotFitError,
     UnknownModelError,
@@ -164,6 +165,26 @@ def _self_hosted_options(
     return rows, skipped
 
 
+def _check_options(method: object, epochs: object, validation_fraction: object) -> None:
+    """Refuse arguments of the wrong type or range up front, naming the fix.
+
+    Without this a wrong ``epochs`` would surface inside each provider's formula, where
+    ``compare`` records it as a skipped row instead of telling the caller.
+    """
+    if not isinstance(method, str):
+        raise ConfigError(f"method= takes a string such as 'lora', not a {type(method).__name__}.")
+    # The range (epochs=0, a provider's maximum) is each provider's rule, checked there.
+    valid_epochs = epochs is None or epochs == "auto" or (
+        isinstance(epochs, int) and not isinstance(epochs, bool))
+    if not valid_epochs:
+        raise ConfigError(f"epochs= takes a whole number such as 3, or 'auto' (got a "
+                          f"{type(epochs).__name__}).")
+    if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, int | float) \
+            or not 0 <= validation_fraction < 1:
+        raise ConfigError(f"validation_fraction= takes a share from 0 up to (not including) 1, "
+                          f"such as 0.1 (got {validation_fraction!r}).")
+
+
 def estimate(
     dataset: DatasetLike,
     *,
@@ -200,6 +221,7 @@ def estimate(
         UnsupportedFeatureError: the provider does not offer the method for that model.
         DoesNotFitError: self-hosted and the model fits on none of the GPUs asked for.
     """
+    _check_options(method, epochs, validation_fraction)
     catalog = catalog or load_catalog()
     today = today or date.today()
     pc = catalog.provider(provider)
@@ -256,6 +278,7 @@ def compare(
     Raises:
         UnknownModelError: no catalog knows ``model``.
     """
+    _check_options(method, epochs, validation_fraction)
     catalog = catalog or load_catalog()
     today = today or date.today()
     wanted = [p.strip().lower() for p in providers] if providers else None
