@@ -57,6 +57,16 @@ def events() -> Iterator[list[UploadEvent]]:
         yield seen
 
 
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and every cause or context behind it (signed URLs must be in none)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def assert_progress(seen: list[UploadEvent], total: int, flow: str) -> None:
     assert seen, "no progress was reported"
     assert {e.flow for e in seen} == {flow}
@@ -216,9 +226,11 @@ def test_together_part_that_keeps_failing_aborts_the_upload(emulator: Any,
                             part_retry_backoff=0.0)
     emulator.faults.schedule("server_error", provider="together", path_contains="/_parts/",
                              times=20)
-    with pytest.raises(ServerError, match="uploading part"):
+    with pytest.raises(ServerError, match="uploading part") as err:
         adapter.upload(rendered)
     assert [e.status for e in calls(emulator, "together", "POST", "/multipart/abort")] == [200]
+    assert all("Signature" not in str(e) and "/_parts/" not in str(e)
+               for e in exception_chain(err.value))
     emulator.faults.clear()
 
 
@@ -286,6 +298,34 @@ def test_fireworks_failed_put_is_sent_again(emulator: Any, tmp_path: Path) -> No
     assert [e.status for e in calls(emulator, "fireworks", "PUT", "/_signed/")] == [503, 200]
     assert len(calls(emulator, "fireworks", "POST", ":getUploadEndpoint")) == 1
     assert fireworks_stored(emulator, file.id) == rendered.path.read_bytes()
+
+
+def test_fireworks_retry_after_a_long_put_asks_for_a_fresh_url(
+        emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tuneport.providers import fireworks as fireworks_adapter
+
+    monkeypatch.setattr(fireworks_adapter, "SIGNED_URL_REFRESH_SECONDS", 0.0)  # always stale
+    rendered = dataset(tmp_path, "fireworks", 100_000)
+    adapter = make_provider("fireworks", emulator, signed_url_threshold=1,
+                            put_retry_backoff=0.0)
+    emulator.faults.schedule("server_error", provider="fireworks", path_contains="/_signed/")
+    file = adapter.upload(rendered)
+    assert [e.status for e in calls(emulator, "fireworks", "PUT", "/_signed/")] == [500, 200]
+    assert len(calls(emulator, "fireworks", "POST", ":getUploadEndpoint")) == 2
+    assert fireworks_stored(emulator, file.id) == rendered.path.read_bytes()
+
+
+def test_storage_failures_never_show_the_signed_url(emulator: Any, tmp_path: Path) -> None:
+    rendered = dataset(tmp_path, "fireworks", 10_000)
+    adapter = make_provider("fireworks", emulator, signed_url_threshold=1,
+                            put_retry_backoff=0.0)
+    emulator.faults.schedule("server_error", provider="fireworks", path_contains="/_signed/",
+                             times=5)
+    with pytest.raises(ServerError) as err:
+        adapter.upload(rendered)
+    chain = exception_chain(err.value)
+    assert "(500) at the storage URL" in str(err.value)
+    assert all("sig=" not in str(e) and "_signed" not in str(e) for e in chain), chain
 
 
 def test_fireworks_refuses_a_plain_http_url_off_loopback() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from together.lib.resources.files import FileUploadProgress, MultipartUploadManager
 
+from tuneport._exceptions import TuneportError
 from tuneport.providers._transfers import retried_transfer
 
 __all__ = ["upload_multipart"]
@@ -69,4 +70,15 @@ def upload_multipart(
     def progress(event: FileUploadProgress) -> None:
         report(event.uploaded_bytes)
 
-    return uploader.upload("/v1/files", path, sha256, "fine-tune", progress_callback=progress)
+    failure: TuneportError
+    try:
+        return uploader.upload("/v1/files", path, sha256, "fine-tune",
+                               progress_callback=progress)
+    except Exception as exc:
+        # A part that failed for good comes back wrapped in a bare Exception (the SDK has
+        # aborted the upload by then); what ended its retries is the cause. Raised outside
+        # this block, so the wrapper does not trail along as its context.
+        if not isinstance(exc.__cause__, TuneportError):
+            raise
+        failure = exc.__cause__
+    raise failure

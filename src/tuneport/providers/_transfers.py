@@ -93,13 +93,18 @@ def retried_transfer(
     def once() -> T:
         import httpx
 
+        # Raised after the ``except`` block, so not even as ``__context__`` does httpx's
+        # exception travel on: its message carries the signed URL, a short-lived credential
+        # that must not reach logs. Status and kind of failure are kept in the message.
+        error: ProviderError
         try:
             return fn()
         except httpx.HTTPStatusError as exc:
-            raise _status_error(provider, what, exc.response) from exc
+            error = _status_error(provider, what, exc.response)
         except httpx.TransportError as exc:
-            raise TransportError(f"{what} was interrupted: {type(exc).__name__}",
-                                 provider=provider) from exc
+            error = TransportError(f"{what} was interrupted: {type(exc).__name__}",
+                                   provider=provider)
+        raise error
 
     return with_retries(once, attempts=attempts, initial_backoff=backoff, sleep=sleep)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +77,8 @@ SIGNED_URL_THRESHOLD = 150_000_000
 #: Tries of the signed-URL PUT. The flow has one URL per file and no parts, so a retry
 #: sends the whole file again.
 PUT_ATTEMPTS = 3
+#: Seconds after which a signed URL is asked for again before a retry (signed for 1 h).
+SIGNED_URL_REFRESH_SECONDS = 45 * 60
 
 #: Every ``gatewayJobState`` Fireworks documents (4.259.0 and 5.10.0).
 STATUS_MAP: dict[str, JobStatus] = {
@@ -276,22 +279,17 @@ class FireworksProvider(Provider):
         import httpx
 
         name = path.name
-        with self._errors(f"asking for an upload URL for dataset {dataset_id}"):
-            answer = self._client.datasets.get_upload_endpoint(
-                dataset_id, filename_to_size={name: str(size)}
-            )
-        url = (answer.filename_to_signed_urls or {}).get(name)
-        if not url:
-            raise ProviderError(f"getUploadEndpoint returned no signed URL for {name}; "
-                                "submit again.", provider=self.name)
-        if not _transfers.storage_url_allowed(url):
-            raise ProviderError(
-                "getUploadEndpoint returned a plain-http upload URL; refusing to send the "
-                "dataset unencrypted. Check base_url.", provider=self.name,
-            )
+        url, signed_at = self._signed_url(dataset_id, name, size), time.monotonic()
         report = _upload_progress.reporter(self.name, name, size, "signed-url")
+        tries = 0
 
         def put() -> None:
+            nonlocal url, signed_at, tries
+            tries += 1
+            if tries > 1 and time.monotonic() - signed_at > SIGNED_URL_REFRESH_SECONDS:
+                # The URL is signed for an hour: a retry after a long failed PUT needs a
+                # fresh one (the SDK's helper does the same between shards).
+                url, signed_at = self._signed_url(dataset_id, name, size), time.monotonic()
             with httpx.Client(timeout=httpx.Timeout(600.0, connect=30.0)) as http:
                 response = http.put(
                     url, content=_transfers.read_chunks(path, report),
@@ -306,6 +304,22 @@ class FireworksProvider(Provider):
         with self._errors(f"validating the upload of dataset {dataset_id}"):
             self._client.datasets.validate_upload(dataset_id, body={})
         report.finish()
+
+    def _signed_url(self, dataset_id: str, name: str, size: int) -> str:
+        with self._errors(f"asking for an upload URL for dataset {dataset_id}"):
+            answer = self._client.datasets.get_upload_endpoint(
+                dataset_id, filename_to_size={name: str(size)}
+            )
+        url = (answer.filename_to_signed_urls or {}).get(name)
+        if not url:
+            raise ProviderError(f"getUploadEndpoint returned no signed URL for {name}; "
+                                "submit again.", provider=self.name)
+        if not _transfers.storage_url_allowed(url):
+            raise ProviderError(
+                "getUploadEndpoint returned a plain-http upload URL; refusing to send the "
+                "dataset unencrypted. Check base_url.", provider=self.name,
+            )
+        return url
 
     def _dataset(self, dataset_id: str, fingerprint: str | None) -> RemoteFile:
         with self._errors(f"reading dataset {dataset_id}"):

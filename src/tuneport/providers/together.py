@@ -32,7 +32,6 @@ from tuneport._exceptions import (
     ConfigError,
     DatasetError,
     NotFoundError,
-    TuneportError,
     UnsupportedFeatureError,
 )
 from tuneport._models import (
@@ -226,27 +225,16 @@ class TogetherProvider(Provider):
         report = _upload_progress.reporter(self.name, rendered.path.name, size, "multipart")
         checksum = _transfers.file_digest(rendered.path, "sha256")
         existing: str | None = None
-        try:
-            with self._errors("uploading the training file in parts"):
-                try:
-                    obj = upload_multipart(self._client, rendered.path, checksum, report,
-                                           attempts=PART_ATTEMPTS,
-                                           backoff=self.part_retry_backoff)
-                except FileAlreadyExistsError as exc:
-                    existing = exc.file_id
-            if existing is not None:
-                # Same checksum stored at Together already: use that file, as
-                # files.upload does.
-                with self._errors(f"reading file {existing}"):
-                    obj = self._reader.files.retrieve(existing)
-        except TuneportError:
-            raise
-        except Exception as exc:
-            # The SDK wraps a part that failed for good in a bare Exception (after aborting
-            # the upload); the tuneport error that ended the part's retries is its cause.
-            if isinstance(exc.__cause__, TuneportError):
-                raise exc.__cause__ from exc
-            raise
+        with self._errors("uploading the training file in parts"):
+            try:
+                obj = upload_multipart(self._client, rendered.path, checksum, report,
+                                       attempts=PART_ATTEMPTS, backoff=self.part_retry_backoff)
+            except FileAlreadyExistsError as exc:
+                existing = exc.file_id
+        if existing is not None:
+            # Same checksum stored at Together already: use that file, as files.upload does.
+            with self._errors(f"reading file {existing}"):
+                obj = self._reader.files.retrieve(existing)
         report.finish()
         return self._remote(_hosted.dump(obj), rendered.fingerprint)
 
