@@ -87,6 +87,22 @@ def test_install_lines_name_extras_that_exist() -> None:
     assert any({"hosted", "emulator"} <= set(_EXTRAS.findall(b)[0].split(",")) for b in install)
 
 
+def test_every_install_line_in_the_docs_names_real_extras() -> None:
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+                 ["optional-dependencies"])
+    pages = [README, *sorted((ROOT / "docs").glob("*.md"))]
+    pattern = re.compile(r"(?:tuneport|\.)\[([a-z0-9_,-]+)\]")
+    found: dict[str, str] = {}
+    for page in pages:
+        for line in page.read_text(encoding="utf-8").splitlines():
+            if "pip install" in line:
+                for group in pattern.findall(line):
+                    found.update(dict.fromkeys(group.split(","), page.name))
+    assert {"hosted", "local", "emulator"} <= set(found)  # the check reads the lines at all
+    unknown = {name: page for name, page in found.items() if name not in extras}
+    assert unknown == {}, f"install lines name extras pyproject.toml lacks: {unknown}"
+
+
 @pytest.mark.slow
 def test_the_readme_runs_against_the_emulator(tmp_path: Path) -> None:
     port = _free_port()

