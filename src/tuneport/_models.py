@@ -292,8 +292,14 @@ class ModelEndpoint(_Model):
         model: the id to pass as ``model=`` to an OpenAI-compatible client.
         base_url: the OpenAI-compatible base URL (with its ``/v1``).
         kind: ``serverless`` (OpenAI), ``dedicated`` (Together, Fireworks) or ``local``.
-        state: whether it can be called now.
+        state: whether it can be called now: ``ready`` (callable), ``deploying`` (being
+            created, or up but not yet routed: billed, not callable), ``not_deployed``
+            (nothing running, nothing billed by the hour), ``failed``.
         hourly_usd: what a dedicated deployment costs per hour while it is up.
+        job_id: the job whose model it serves (set on what ``Client.endpoints()`` lists).
+        deployed_at: when tuneport started the deployment (from the ledger).
+        stop_at: the deadline ``deploy(stop_after=...)`` set, if any.
+        accrued_usd: ``hourly_usd`` times the hours since ``deployed_at``.
     """
 
     provider: str
@@ -306,6 +312,10 @@ class ModelEndpoint(_Model):
     adapter_path: Path | None = None
     base_model: str | None = None
     notes: tuple[str, ...] = ()
+    job_id: str | None = None
+    deployed_at: datetime | None = None
+    stop_at: datetime | None = None
+    accrued_usd: Decimal | None = None
     api_key: SecretStr | None = Field(default=None, repr=False, exclude=True)
     _local_model: Any = PrivateAttr(default=None)
 

@@ -90,6 +90,10 @@ def _handled(as_json: bool = False) -> Iterator[None]:
             from tuneport.client.preparing import ProviderAvailabilityWarning
 
             warnings.filterwarnings("default", category=ProviderAvailabilityWarning)
+            from tuneport.client.deployments import EndpointOverdueWarning
+
+            # One line per overdue deployment, every time: each one bills by the hour.
+            warnings.filterwarnings("always", category=EndpointOverdueWarning)
             yield
     except typer.Exit:
         raise
@@ -260,11 +264,11 @@ def submit_command(
     learning_rate: float = typer.Option(None, "--learning-rate", help="Learning rate."),
     batch_size: int = typer.Option(None, "--batch-size", help="Batch size."),
     lora_rank: int = typer.Option(None, "--lora-rank", help="LoRA rank."),
+    beta: float = typer.Option(None, "--beta", help="DPO beta (dpo-lora / dpo-full only)."),
     suffix: str = typer.Option(None, help="Suffix for the fine-tuned model's name."),
     validation: Path = typer.Option(None, help="A validation dataset (JSONL)."),
     idempotency_key: str = typer.Option(
         None, "--idempotency-key", help="Your own key; the same key never makes two jobs."),
-    beta: float = typer.Option(None, "--beta", help="DPO beta (dpo-lora / dpo-full only)."),
     new: bool = typer.Option(False, "--new", help="Submit again even if an identical job exists."),
     wandb_project: str = typer.Option(
         None, "--wandb-project",
@@ -458,16 +462,23 @@ def endpoint_command(
         False, "--deploy", help="Create the dedicated deployment Together/Fireworks need."),
     wait: bool = typer.Option(False, "--wait", help="With --deploy: until it is ready."),
     timeout: float = typer.Option(None, help="With --wait: give up after this many seconds."),
+    stop_after: str = typer.Option(
+        None, "--stop-after", help="With --deploy: a deadline such as 2h or 90m; past it, "
+        "endpoint commands warn and `tuneport endpoints --stop-expired` stops it."),
+    stop: bool = typer.Option(
+        False, "--stop", help="Stop the deployment (Together/Fireworks bill it by the hour)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Show how to call a fine-tuned model (OpenAI-compatible base URL and model id)."""
     with _handled(as_json), _client(None) as client:
-        if wait and not deploy:
-            from tuneport._exceptions import ConfigError
+        from tuneport.cli.endpoints import check_endpoint_flags, deadline
 
-            raise ConfigError("--wait waits for a deployment; use it with --deploy.")
-        if deploy:
-            endpoint = client.deploy(job, wait=wait, timeout=timeout)
+        check_endpoint_flags(deploy=deploy, wait=wait, stop=stop, stop_after=stop_after)
+        if stop:
+            endpoint = client.undeploy(job)
+        elif deploy:
+            endpoint = client.deploy(job, wait=wait, timeout=timeout,
+                                     stop_after=deadline(stop_after))
         else:
             endpoint = client.endpoint(job)
         if as_json:
@@ -482,6 +493,10 @@ def endpoint_command(
         table.add_row("State", _ENDPOINT_STYLE.get(endpoint.state.value, endpoint.state.value))
         if endpoint.hourly_usd is not None:
             table.add_row("Costs", f"${endpoint.hourly_usd}/hour while deployed")
+        if endpoint.accrued_usd is not None and endpoint.state.value != "not_deployed":
+            table.add_row("So far", f"${endpoint.accrued_usd}")
+        if endpoint.stop_at is not None and endpoint.state.value != "not_deployed":
+            table.add_row("Stop after", f"{endpoint.stop_at:%Y-%m-%d %H:%M} UTC")
         for note in endpoint.notes:
             table.add_row("Note", escape(note))
         console = _out()
@@ -491,6 +506,8 @@ def endpoint_command(
             console.print(f"Deploy it with: tuneport endpoint {ref} --deploy [--wait]")
         elif endpoint.state.value == "deploying":
             console.print(f"Check again with: tuneport endpoint {ref}  (or add --deploy --wait)")
+        if endpoint.kind == "dedicated" and endpoint.state.value != "not_deployed":
+            console.print(f"Stop it (it bills by the hour): tuneport endpoint {ref} --stop")
 
 
 _ENDPOINT_STYLE = {

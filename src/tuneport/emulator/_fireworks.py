@@ -463,6 +463,11 @@ async def _load_lora(state: EmulatorState, request: Request) -> Any:
     if not dep["enableAddons"]:
         raise ApiError(400, f"deployment {deployment} was created without enableAddons; "
                             "LoRA addons cannot be loaded onto it")
+    if _deployment_view(state, dep)["state"] != "READY":
+        # The docs: create the base deployment, and "once the deployment is ready, load the
+        # LoRA"; a load onto one still CREATING is refused.
+        raise ApiError(400, f"deployment {deployment} is not READY yet; load the LoRA once it "
+                            "is ready", code="FAILED_PRECONDITION")
     mid = state.store.new_id("dm-", length=12, kind="fw-deployed-model")
     record = {"name": f"accounts/{account}/deployedModels/{mid}", "model": model,
               "deployment": deployment, "displayName": body.get("displayName") or mid,
@@ -480,9 +485,13 @@ def _is_ready(state: EmulatorState, model: str) -> bool:
         return True
     if "#" in model:
         addon, deployment = model.split("#", 1)
-        return any(d["model"] == addon and d["deployment"] == deployment
-                   and _deployed_view(state, d)["state"] == "DEPLOYED"
-                   for d in state.store.list(P, "deployed_model"))
+        # Live merge: a deployment created with the fine-tuned model as its base model.
+        merged = any(d["name"] == deployment and d["baseModel"] == addon
+                     and _deployment_view(state, d)["state"] == "READY"
+                     for d in state.store.list(P, "deployment"))
+        return merged or any(d["model"] == addon and d["deployment"] == deployment
+                             and _deployed_view(state, d)["state"] == "DEPLOYED"
+                             for d in state.store.list(P, "deployed_model"))
     return any(d["baseModel"] == model and _deployment_view(state, d)["state"] == "READY"
                for d in state.store.list(P, "deployment"))
 

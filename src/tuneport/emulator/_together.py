@@ -274,6 +274,9 @@ def _job_view(state: EmulatorState, record: dict[str, Any], *,
                        "seconds_remaining": 0 if snap.terminal else int(remaining)}
     if snap.phase == "succeeded":
         job["model_output_path"] = f"s3://together-emulator/finetune/{record['id']}/output"
+        from tuneport.emulator._together_endpoints import model_objects  # (imports this module)
+
+        job.update(model_objects(record))
     if not truncated:
         job["events"] = _events(state, record)
     return job

@@ -185,8 +185,25 @@ class Provider(abc.ABC):
         return []
 
     def deploy(self, job: Job, **options: Any) -> ModelEndpoint:
-        """Create what is needed to call the model (dedicated deployments)."""
+        """Create what is needed to call the model (dedicated deployments).
+
+        Must be idempotent (a second call finds what the first made, also when the first
+        one's answer was lost) and, when it fails half-way, remove what it created. The
+        default creates nothing: the model is callable as :meth:`endpoint` says.
+        """
         return self.endpoint(job)
+
+    def undeploy(self, job: Job) -> ModelEndpoint:
+        """Stop what :meth:`deploy` started; harmless when nothing is deployed.
+
+        Backends that bill deployments by the hour return the endpoint ``NOT_DEPLOYED``.
+        The default (serverless or local backends, which start nothing) returns the
+        endpoint unchanged with a note saying there was nothing to stop.
+        """
+        current = self.endpoint(job)
+        note = (f"{self.name} starts no deployment billed by the hour for this model: there "
+                "was nothing to stop.")
+        return current.model_copy(update={"notes": (*current.notes, note)})
 
     def resume_job(self, job_id: str) -> Job:
         """Resume an interrupted job from its last checkpoint (local backend)."""

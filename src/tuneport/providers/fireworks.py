@@ -17,9 +17,10 @@ Events: Fireworks has no events route for SFT jobs. :meth:`events` synthesizes t
 the job itself (created, its current state, its progress), so they only reflect the last
 snapshot, not the full history.
 
-Serving: LoRA fine-tunes need a dedicated deployment. :meth:`deploy` creates a base-model
-deployment with add-ons enabled and loads the LoRA onto it (``deployedModels``); ``model=``
-is then ``accounts/<a>/models/<ft>#accounts/<a>/deployments/<dep>``.
+Serving: LoRA fine-tunes need a dedicated deployment. :meth:`deploy` uses live merge, which
+Fireworks recommends for a single LoRA: one deployment whose base model is the fine-tuned
+model; ``model=`` is then ``accounts/<a>/models/<ft>#accounts/<a>/deployments/<dep>``.
+:meth:`undeploy` deletes it.
 """
 
 from __future__ import annotations
@@ -591,43 +592,57 @@ class FireworksProvider(Provider):
         max_replicas: int = 1,
         **options: Any,
     ) -> ModelEndpoint:
-        """Create a base-model deployment with add-ons and load the LoRA onto it.
+        """Deploy the fine-tuned LoRA by live merge: one deployment whose base model is the
+        fine-tuned model (Fireworks merges the adapter into the base at deployment time).
 
-        Both ids derive from the job, so calling again reuses them (409 is adopted).
+        Fireworks' docs recommend live merge for a single LoRA (base-model speed, one
+        resource): there is no separate load step to refuse half-way, and deleting the one
+        deployment stops everything the job started. The deployment id derives from the
+        job, so calling again adopts it (409).
         """
         if job.status is not JobStatus.SUCCEEDED or not job.fine_tuned_model or not job.base_model:
             raise UnsupportedFeatureError(
                 f"fireworks can only deploy a succeeded job; job {job.id} is {job.status.value}."
             )
         deployment_id = self._deployment_id_for(job)
-        dep_name = self._name("deployments", deployment_id)
         try:
             with self._errors("creating the deployment"):
-                self._client.deployments.create(
-                    base_model=job.base_model, deployment_id=deployment_id,
-                    enable_addons=True, min_replica_count=min_replicas,
-                    max_replica_count=max_replicas,
+                dep = self._client.deployments.create(
+                    base_model=job.fine_tuned_model, deployment_id=deployment_id,
+                    min_replica_count=min_replicas, max_replica_count=max_replicas,
                     accelerator_type=accelerator_type,
                     accelerator_count=accelerator_count, **options,
                 )
+            return self._endpoint(job, _hosted.dump(dep))
         except ConflictError:
-            pass
-        try:
-            with self._errors("loading the LoRA onto the deployment"):
-                self._client.lora.load(model=job.fine_tuned_model, deployment=dep_name)
-        except ConflictError:
-            pass
+            pass  # made by an earlier call (or one whose answer was lost): adopt it
         with self._errors("reading the deployment"):
-            dep = self._reader.deployments.get(deployment_id)
-        return self._endpoint(job, _hosted.dump(dep))
+            found = self._reader.deployments.get(deployment_id)
+        return self._endpoint(job, _hosted.dump(found))
+
+    def undeploy(self, job: Job) -> ModelEndpoint:
+        """Delete the deployment :meth:`deploy` made for this job (harmless when none)."""
+        deployment_id = self._deployment_id_for(job)
+        try:
+            with self._errors("deleting the deployment"):
+                self._client.deployments.delete(deployment_id)
+        except NotFoundError:
+            pass
+        return _hosted.not_deployed(
+            self.name, job, base_url=self.inference_base_url, hardware=DEFAULT_ACCELERATOR,
+            what="dedicated deployment", billing="per GPU-hour until deleted",
+            api_key=self._key,
+        )
 
     def _endpoint(self, job: Job, dep: dict[str, Any]) -> ModelEndpoint:
         dep_name = str(dep.get("name") or self._name("deployments", self._deployment_id_for(job)))
-        state = DEPLOYMENT_STATES.get(str(dep.get("state")), EndpointState.DEPLOYING)
-        loaded_state = None
-        if state is EndpointState.READY:
-            loaded_state = self._lora_state(job.fine_tuned_model or "", dep_name)
-            state = loaded_state or EndpointState.DEPLOYING
+        raw_state = str(dep.get("state"))
+        state = DEPLOYMENT_STATES.get(raw_state, EndpointState.DEPLOYING)
+        base = str(dep.get("baseModel") or "")
+        if state is EndpointState.READY and base != job.fine_tuned_model:
+            # A base-model deployment with add-ons (multi-LoRA, made outside tuneport):
+            # callable only once the LoRA is loaded and DEPLOYED on it.
+            state = self._lora_state(job.fine_tuned_model or "", dep_name)
         accel = dep.get("acceleratorType") or DEFAULT_ACCELERATOR
         count = int(dep.get("acceleratorCount") or 1) * int(dep.get("minReplicaCount") or 1)
         hourly = _hosted.serving_hourly_usd(self.name, str(accel), count)
@@ -635,17 +650,20 @@ class FireworksProvider(Provider):
             provider=self.name, model=f"{job.fine_tuned_model}#{dep_name}",
             base_url=self.inference_base_url, kind="dedicated", state=state,
             deployment_id=dep_name, base_model=job.base_model, hourly_usd=hourly,
-            notes=(f"deployment {dep.get('state')}; billed per GPU-hour until deleted.",),
+            notes=(f"deployment {raw_state}; billed per GPU-hour until deleted "
+                   "(tuneport endpoint JOB --stop).",),
             api_key=self._key,
         )
 
-    def _lora_state(self, model: str, dep_name: str) -> EndpointState | None:
+    def _lora_state(self, model: str, dep_name: str) -> EndpointState:
+        """The state of the LoRA loaded on a deployment; an unknown state is not READY."""
         with self._errors("listing loaded LoRAs"):
             for item in self._reader.lora.list():
                 raw = _hosted.dump(item)
                 if raw.get("model") == model and raw.get("deployment") in (dep_name, None):
-                    return DEPLOYED_MODEL_STATES.get(str(raw.get("state")), EndpointState.READY)
-        return None
+                    return DEPLOYED_MODEL_STATES.get(str(raw.get("state")),
+                                                     EndpointState.DEPLOYING)
+        return EndpointState.NOT_DEPLOYED
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -710,3 +728,4 @@ def _model_id(text: str) -> str:
     if not cleaned[0].isalpha():
         cleaned = "m-" + cleaned
     return cleaned[:63].rstrip("-")
+

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from tuneport._exceptions import (
     BadRequestError,
     ConfigError,
+    ConflictError,
     DatasetError,
     NotFoundError,
     UnsupportedFeatureError,
@@ -328,6 +329,8 @@ class TogetherProvider(Provider):
         if kwargs["training_method"] == "sft":
             # Pinned: the SDK warns when it has to pick this default itself.
             kwargs["train_on_inputs"] = "auto"
+        elif spec.beta is not None:
+            kwargs["dpo_beta"] = spec.beta  # the official CLI's --dpo-beta (tests/wire)
         if lora:
             if spec.lora_rank is not None:
                 kwargs["lora_r"] = spec.lora_rank
@@ -559,6 +562,17 @@ class TogetherProvider(Provider):
         )
 
     # -- serving -------------------------------------------------------------------------
+    #
+    # The flow of the official CLI (``tg endpoints deploy``, together/lib/cli/api/endpoints):
+    # the job's model object becomes a resource path (``construct_model_path``), a config
+    # of its base model is chosen from ``models.configs.list`` (the only one, or the one the
+    # caller names), the endpoint is created (409: found by its project-qualified name), the
+    # deployment is created with model + config + autoscaling, and the endpoint's traffic
+    # split routes it. A LoRA output is deployed as the CLI's ``--merge`` does (its model
+    # object, merged into the base by Together): one deployment per job, so stopping it
+    # stops exactly what this job started. A failure half-way rolls back what this call
+    # created, as the CLI does. Undeploy follows ``tg endpoints rm --force``: unroute,
+    # scale to zero, delete the deployments, delete the endpoint.
 
     def _require_project(self) -> str:
         if not self.project_id:
@@ -570,20 +584,84 @@ class TogetherProvider(Provider):
         return self.project_id
 
     def endpoint_name_for(self, job: Job) -> str:
-        """The endpoint name tuneport gives a job's model (stable, so deploy is repeatable)."""
+        """The bare endpoint name tuneport gives a job's model (stable: deploy is repeatable).
+
+        Together answers with it project-qualified (``<project_slug>/<name>``).
+        """
         return f"{TOKEN_PREFIX}-ep-{_hosted.idempotency_token(job.id, 16)}"
 
+    def deployment_name_for(self, job: Job) -> str:
+        """The deployment's name on its endpoint (no ``/``: Together qualifies it)."""
+        return f"{TOKEN_PREFIX}-dep-{_hosted.idempotency_token(job.id, 16)}"
+
     def _find_endpoint(self, job: Job) -> dict[str, Any] | None:
+        """The endpoint tuneport made for this job, compared by its bare name."""
         project = self._require_project()
         wanted = self.endpoint_name_for(job)
         with self._errors("listing dedicated endpoints"):
-            for item in self._reader.endpoints.list(project_id=project):
+            page = self._reader.endpoints.list(project_id=project, filter=f'name="{wanted}"')
+            for item in page:
                 raw = _hosted.dump(item)
-                models = {d.get("model") for d in raw.get("deployments") or []
-                          if isinstance(d, Mapping)}
-                if raw.get("name") == wanted or job.fine_tuned_model in models:
+                if str(raw.get("name") or "").rsplit("/", 1)[-1] == wanted:
                     return raw
         return None
+
+    def _model_object(self, job: Job) -> tuple[dict[str, Any], str | None]:
+        """The job's final model object (``ml_…``) and its revision, as the registry has it."""
+        project = self._require_project()
+        raw = job.raw
+        model_id = raw.get("model_object_id") or raw.get("adapter_object_id")
+        revision = (raw.get("model_object_revision_id") if raw.get("model_object_id")
+                    else raw.get("adapter_object_revision_id"))
+        if model_id:
+            with self._errors(f"reading model {model_id}"):
+                return _hosted.dump(self._reader.models.retrieve(
+                    str(model_id), project_id=project)), revision
+        # Older jobs name their output only: find it among the project's models by name,
+        # as the CLI's resolver does for ``<project_slug>/<name>``.
+        name = str(job.fine_tuned_model or "")
+        bare = name.rsplit("/", 1)[-1]
+        with self._errors("listing the project's models"):
+            for item in self._reader.models.list(project_id=project):
+                found = _hosted.dump(item)
+                if str(found.get("name") or "").rsplit("/", 1)[-1] == bare:
+                    return found, None
+        raise NotFoundError(
+            f"together has no model object for job {job.id} ({name}); it may have been "
+            "deleted.", provider=self.name,
+        )
+
+    def _config_path(self, model: Mapping[str, Any], config: str | None) -> str:
+        """``projects/{p}/configs/{id}`` for the model's base (the caller's, or the only one)."""
+        project = self._require_project()
+        reference = str(model.get("baseModelId") or model.get("id"))
+        with self._errors("listing deployment configs"):
+            configs = [_hosted.dump(c) for c in self._reader.models.configs.list(
+                project_id=project, reference_model_id=reference)]
+        if config is not None:
+            for item in configs:
+                path = f"projects/{item.get('projectId')}/configs/{item.get('id')}"
+                if config in (item.get("id"), path):
+                    return path
+            if config.startswith("projects/"):
+                return config  # the API judges compatibility, as the CLI lets it
+            return f"projects/{project}/configs/{config}"
+        if len(configs) == 1:
+            item = configs[0]
+            return f"projects/{item.get('projectId')}/configs/{item.get('id')}"
+        if not configs:
+            raise BadRequestError(
+                f"together lists no deployment config for {model.get('name')}; it cannot be "
+                "deployed on a dedicated endpoint.", provider=self.name,
+            )
+        choices = ", ".join(
+            f"{c.get('id')} ({_selectors(c)})" for c in configs
+        )
+        raise ConfigError(
+            f"together has several deployment configs for {model.get('name')}: {choices}. "
+            "Pick one: client.deploy(job, config='cr_...') or tuneport endpoint JOB --deploy "
+            "--config cr_..."
+        )
 
     def endpoint(self, job: Job) -> ModelEndpoint:
         """The dedicated endpoint serving this job's model, or ``NOT_DEPLOYED``."""
@@ -592,6 +670,9 @@ class TogetherProvider(Provider):
             found = self._find_endpoint(job)
             if found is not None:
                 return self._endpoint(job, found)
+        return self._not_deployed(job)
+
+    def _not_deployed(self, job: Job) -> ModelEndpoint:
         return _hosted.not_deployed(
             self.name, job, base_url=self.inference_base_url, hardware=DEFAULT_HARDWARE,
             what="dedicated endpoint", billing="per minute until stopped", api_key=self._key,
@@ -602,73 +683,190 @@ class TogetherProvider(Provider):
         job: Job,
         *,
         min_replicas: int = 1,
-        max_replicas: int = 1,
-        name: str | None = None,
+        max_replicas: int | None = None,
+        config: str | None = None,
         **options: Any,
     ) -> ModelEndpoint:
-        """Create a dedicated endpoint and a deployment of the fine-tuned model on it.
+        """Deploy the job's model on a dedicated endpoint, as ``tg endpoints deploy`` does.
 
-        Uses the SDK's project endpoints (``/v2/projects/{project}/endpoints`` and its
-        ``deployments``); an endpoint tuneport already made for this job is reused.
+        Idempotent: the endpoint and deployment names derive from the job, so a second
+        call finds them (by their project-qualified names) and only routes or restarts
+        what is stopped.
 
         Args:
             job: a succeeded job.
-            min_replicas: replicas kept up (billed per minute each).
-            max_replicas: the autoscaling ceiling.
-            name: the endpoint name (default: derived from the job id); it is the
-                ``model=`` of inference calls.
-            **options: further fields of the deployment create call (``config_id``, …).
+            min_replicas: replicas kept up (each billed per minute).
+            max_replicas: the autoscaling ceiling (default ``min_replicas``).
+            config: the config revision (``cr_…`` or ``projects/{p}/configs/{id}``) when
+                the base model has several.
+            **options: further fields of ``endpoints.deployments.create``
+                (``inactive_timeout``, ``placement`` …).
+
+        Raises:
+            ConfigError: no project, or several configs and none chosen.
         """
         if job.status is not JobStatus.SUCCEEDED or not job.fine_tuned_model:
             raise UnsupportedFeatureError(
                 f"together can only deploy a succeeded job; job {job.id} is {job.status.value}."
             )
         project = self._require_project()
+        autoscaling: Any = {"min_replicas": min_replicas,
+                            "max_replicas": max_replicas if max_replicas is not None
+                            else min_replicas}
+        found = self._find_endpoint(job)
+        created_endpoint = False
+        if found is None:
+            model, revision = self._model_object(job)
+            model_path = f"projects/{model.get('projectId')}/models/{model.get('id')}"
+            if revision:
+                model_path += f"/revisions/{revision}"
+            config_path = self._config_path(model, config)
+            try:
+                with self._errors("creating a dedicated endpoint"):
+                    found = _hosted.dump(self._client.endpoints.create(
+                        project_id=project, name=self.endpoint_name_for(job)))
+                created_endpoint = True
+            except ConflictError:
+                # Created by a call whose answer was lost: the 409 means it is there.
+                found = self._find_endpoint(job)
+                if found is None:
+                    raise
+        else:
+            model_path = config_path = ""
+        endpoint_id = str(found["id"])
+        mine = self._deployment_of(job, found)
+        created_deployment: str | None = None
+        try:
+            if mine is None:
+                if not model_path:
+                    model, revision = self._model_object(job)
+                    model_path = f"projects/{model.get('projectId')}/models/{model.get('id')}"
+                    if revision:
+                        model_path += f"/revisions/{revision}"
+                    config_path = self._config_path(model, config)
+                with self._errors("deploying the model on the endpoint"):
+                    deployment = _hosted.dump(self._client.endpoints.deployments.create(
+                        endpoint_id, project_id=project, name=self.deployment_name_for(job),
+                        model=model_path, config=config_path, autoscaling=autoscaling,
+                        **options,
+                    ))
+                created_deployment = str(deployment["id"])
+                deployment_id = created_deployment
+            else:
+                deployment_id = str(mine["id"])
+                scaling = mine.get("autoscaling") or {}
+                if not int(scaling.get("maxReplicas") or scaling.get("max_replicas") or 0):
+                    # Stopped by undeploy (scaled to zero): start it again.
+                    with self._errors("starting the deployment again"):
+                        self._client.endpoints.deployments.update(
+                            deployment_id, endpoint_id=endpoint_id, project_id=project,
+                            autoscaling=autoscaling, update_mask="autoscaling",
+                        )
+            found = self._route(project, endpoint_id, deployment_id)
+        except BaseException:
+            self._roll_back(project, endpoint_id, created_deployment, created_endpoint)
+            raise
+        return self._endpoint(job, found)
+
+    def _deployment_of(self, job: Job, endpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+        wanted = self.deployment_name_for(job)
+        for d in endpoint.get("deployments") or []:
+            if isinstance(d, Mapping) and str(d.get("name") or "").rsplit("/", 1)[-1] == wanted:
+                return dict(d)
+        return None
+
+    def _route(self, project: str, endpoint_id: str, deployment_id: str) -> dict[str, Any]:
+        """Give the deployment live traffic (weight 1), keeping the other entries."""
+        with self._errors("reading the endpoint"):
+            current = _hosted.dump(self._reader.endpoints.retrieve(endpoint_id,
+                                                                   project_id=project))
+        split = [{"deployment_id": e.get("deploymentId"), "weight": e.get("weight")}
+                 for e in current.get("trafficSplit") or [] if isinstance(e, Mapping)]
+        if any(e["deployment_id"] == deployment_id and e["weight"] for e in split):
+            return current
+        split = [e for e in split if e["deployment_id"] != deployment_id]
+        split.append({"deployment_id": deployment_id, "weight": 1.0})
+        with self._errors("routing the endpoint's traffic to the deployment"):
+            return _hosted.dump(self._client.endpoints.update(
+                endpoint_id, project_id=project, traffic_split=split,  # type: ignore[arg-type]
+                update_mask="trafficSplit", etag=str(current.get("etag") or ""),
+            ))
+
+    def _roll_back(self, project: str, endpoint_id: str, deployment_id: str | None,
+                   endpoint_created: bool) -> None:
+        """Remove what a failed deploy created (best effort: the error that matters is the
+        one being raised; whatever stays behind is still found by name)."""
+        with contextlib.suppress(Exception):
+            if deployment_id is not None:
+                self._stop_deployment(project, endpoint_id, deployment_id)
+            if endpoint_created:
+                self._client.endpoints.delete(endpoint_id, project_id=project)
+
+    def _stop_deployment(self, project: str, endpoint_id: str, deployment_id: str) -> bool:
+        """Scale to zero and delete; False when Together keeps it until it has stopped."""
+        deployments = self._client.endpoints.deployments
+        deployments.update(deployment_id, endpoint_id=endpoint_id, project_id=project,
+                           autoscaling={"min_replicas": 0, "max_replicas": 0},
+                           update_mask="autoscaling")
+        try:
+            deployments.delete(deployment_id, endpoint_id=endpoint_id, project_id=project)
+        except self._sdk.APIStatusError:
+            return False  # still stopping: it no longer bills, a later undeploy deletes it
+        return True
+
+    def undeploy(self, job: Job) -> ModelEndpoint:
+        """Stop what :meth:`deploy` started: unroute, scale to zero, delete, as
+        ``tg endpoints rm --force`` does. Harmless when nothing is deployed."""
+        if not self.project_id:
+            return self._not_deployed(job)
+        project = self.project_id
         found = self._find_endpoint(job)
         if found is None:
-            with self._errors("creating a dedicated endpoint"):
-                created = self._client.endpoints.create(
-                    project_id=project, name=name or self.endpoint_name_for(job)
-                )
-            found = _hosted.dump(created)
-        if not any(isinstance(d, Mapping) and d.get("model") == job.fine_tuned_model
-                   for d in found.get("deployments") or []):
-            autoscaling: Any = {"min_replicas": min_replicas, "max_replicas": max_replicas}
-            with self._errors("deploying the model on the endpoint"):
-                self._client.endpoints.deployments.create(
-                    str(found["id"]), project_id=project, name=f"{found['name']}-d",
-                    model=job.fine_tuned_model, autoscaling=autoscaling, **options,
-                )
-            with self._errors("reading the endpoint"):
-                found = _hosted.dump(
-                    self._reader.endpoints.retrieve(str(found["id"]), project_id=project)
-                )
-        return self._endpoint(job, found)
+            return self._not_deployed(job)
+        endpoint_id = str(found["id"])
+        with self._errors("stopping the dedicated endpoint"):
+            if found.get("trafficSplit"):
+                self._client.endpoints.update(endpoint_id, project_id=project, traffic_split=[],
+                                              update_mask="trafficSplit")
+            deleted_all = True
+            for d in found.get("deployments") or []:
+                if isinstance(d, Mapping) and d.get("id"):
+                    deleted_all &= self._stop_deployment(project, endpoint_id, str(d["id"]))
+            if deleted_all:
+                self._client.endpoints.delete(endpoint_id, project_id=project)
+        if deleted_all:
+            return self._not_deployed(job)
+        with self._errors("reading the endpoint"):
+            left = _hosted.dump(self._reader.endpoints.retrieve(endpoint_id, project_id=project))
+        return self._endpoint(job, left)
 
     def _endpoint(self, job: Job, raw: dict[str, Any]) -> ModelEndpoint:
         deployments = [d for d in raw.get("deployments") or [] if isinstance(d, Mapping)]
-        mine = [d for d in deployments if d.get("model") == job.fine_tuned_model] or deployments
-        states = [str(d.get("state") or "") for d in mine]
-        if not states:
+        mine = self._deployment_of(job, raw)
+        states = [str(d.get("state") or "") for d in deployments]
+        routed = {str(e.get("deploymentId")) for e in raw.get("trafficSplit") or []
+                  if isinstance(e, Mapping) and e.get("weight")}
+        if mine is None:
             state = EndpointState.NOT_DEPLOYED
-        elif any(DEPLOYMENT_STATES.get(s) is EndpointState.READY for s in states):
-            state = EndpointState.READY
         else:
-            state = DEPLOYMENT_STATES.get(states[0], EndpointState.DEPLOYING)
-        hardware = next((str(d["hardware"]) for d in mine if d.get("hardware")), DEFAULT_HARDWARE)
-        replicas = 0
-        for d in mine:
-            scaling = d.get("autoscaling") or {}
-            replicas += int(scaling.get("minReplicas") or scaling.get("min_replicas") or 1)
+            state = DEPLOYMENT_STATES.get(str(mine.get("state") or ""), EndpointState.DEPLOYING)
+            if state is EndpointState.READY and str(mine.get("id")) not in routed:
+                state = EndpointState.DEPLOYING  # ready but unrouted: chat is refused
+        target = mine or {}
+        hardware = str(target.get("hardware") or DEFAULT_HARDWARE)
+        scaling = target.get("autoscaling") or {}
+        replicas = int(scaling.get("minReplicas") or scaling.get("min_replicas") or 1)
         hourly = _hosted.serving_hourly_usd(self.name, hardware, max(replicas, 1))
         return ModelEndpoint(
             provider=self.name,
-            # Inference addresses the endpoint by its name, not its id.
+            # Inference names the endpoint by its project-qualified name.
             model=str(raw.get("name") or job.fine_tuned_model or ""),
             base_url=self.inference_base_url, kind="dedicated", state=state,
-            deployment_id=raw.get("id"), base_model=job.base_model, hourly_usd=hourly,
-            notes=(f"deployment state {', '.join(states) or 'none'}; billed per minute "
-                   "until stopped.",),
+            deployment_id=str(target["id"]) if target.get("id") else raw.get("id"),
+            base_model=job.base_model, hourly_usd=hourly,
+            notes=(f"endpoint {raw.get('id')}; deployment state "
+                   f"{', '.join(states) or 'none'}; billed per minute until stopped "
+                   "(tuneport endpoint JOB --stop).",),
             api_key=self._key,
         )
 
@@ -739,6 +937,12 @@ class TogetherProvider(Provider):
                 return JobErrorInfo(code=event.get("type"), message=str(event.get("message")))
         message = raw.get("error") or raw.get("message") or f"job ended {raw.get('status')}"
         return JobErrorInfo(code=str(raw.get("status")), message=str(message))
+
+
+def _selectors(config: Mapping[str, Any]) -> str:
+    pairs = [f"{s.get('key')}={s.get('value')}" for s in config.get("selectors") or []
+             if isinstance(s, Mapping)]
+    return ", ".join(pairs) or "no selectors"
 
 
 def _int(value: Any) -> int | None:
