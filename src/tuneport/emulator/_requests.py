@@ -49,10 +49,15 @@ _TOGETHER_LORA: Schema = {
 _TOGETHER_METHOD: Schema = {"oneOf": [_TOGETHER_SFT, _TOGETHER_DPO], "discriminator": "method"}
 _TOGETHER_TYPE: Schema = {"oneOf": [_TOGETHER_FULL, _TOGETHER_LORA], "discriminator": "type"}
 
+# The official CLI (together 3.1.1 ``tg fine-tuning create``) sends ``"validation_file":
+# null`` when there is none, and the service takes it: null is accepted where the spec
+# says string (tests/wire records the CLI's body).
+_OPTIONAL_FILE: Schema = {"type": ["string", "null"]}
+
 _TOGETHER_CREATE: Schema = {
     "type": "object", "required": ["training_file", "model"],
     "properties": {
-        "training_file": _STR, "validation_file": _STR, "model": _STR,
+        "training_file": _STR, "validation_file": _OPTIONAL_FILE, "model": _STR,
         "n_epochs": _INT, "n_checkpoints": _INT, "n_evals": _INT,
         "batch_size": {"anyOf": [_INT, {"enum": ["max"]}]},
         "learning_rate": _NUM, "warmup_ratio": _NUM, "max_grad_norm": _NUM,
@@ -71,7 +76,8 @@ _TOGETHER_CREATE: Schema = {
 _TOGETHER_ESTIMATE: Schema = {
     "type": "object", "required": ["training_file"],
     "properties": {
-        "training_file": _STR, "validation_file": _STR, "model": _STR, "n_epochs": _INT,
+        "training_file": _STR, "validation_file": _OPTIONAL_FILE, "model": _STR,
+        "n_epochs": _INT,
         "n_evals": _INT, "training_method": _TOGETHER_METHOD,
         "training_type": {"anyOf": [_TOGETHER_TYPE, {"type": "null"}]},
         "from_checkpoint": _STR,
