@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hosted_helpers import JOB_SECONDS, make_provider, spec_for, write_dataset
 
+from tuneport._config import RetryPolicy
 from tuneport._exceptions import (
     AuthenticationError,
     NotFoundError,
@@ -16,8 +17,8 @@ from tuneport._exceptions import (
     TransportError,
 )
 from tuneport._models import EndpointState, JobStatus
-from tuneport.providers._hosted import with_retries
 from tuneport.providers.base import Provider
+from tuneport.providers.retrying import MAX_RETRY_AFTER, retrying
 
 PROVIDERS = ["openai", "together", "fireworks"]
 
@@ -148,14 +149,32 @@ def test_rate_limit_keeps_retry_after_and_5xx_is_a_server_error(
     with pytest.raises(ServerError):
         provider.get_job(job.id)
 
-    # The idempotent-call helper rides out both, honouring Retry-After.
+    # tuneport's one retry policy (what the Client wraps every request in) rides out both:
+    # the provider's Retry-After first, then jittered backoff within the policy's bounds.
     waits: list[float] = []
     emulator.faults.schedule("rate_limit", provider=name, method="GET")
     emulator.faults.schedule("server_error", provider=name, method="GET")
-    again = with_retries(lambda: provider.get_job(job.id), sleep=waits.append)
+    policy = RetryPolicy(attempts=3, initial_backoff=0.5, max_backoff=20.0)
+    again = retrying(policy, waits.append)(lambda: provider.get_job(job.id))
     assert again.id == job.id
     assert len(waits) == 2
     assert waits[0] == info.value.retry_after
+    assert 0.75 * 0.5 * 2 <= waits[1] <= 0.5 * 2  # second attempt's backoff, less jitter
+
+
+def test_a_retry_after_beyond_the_cap_is_left_to_the_caller() -> None:
+    # Waiting out "come back in 10 minutes" inside one call would look like a hang.
+    calls: list[int] = []
+
+    def limited() -> None:
+        calls.append(1)
+        raise RateLimitError("slow down", provider="together",
+                             retry_after=MAX_RETRY_AFTER + 1)
+
+    waits: list[float] = []
+    with pytest.raises(RateLimitError):
+        retrying(RetryPolicy(attempts=4), waits.append)(limited)
+    assert (len(calls), waits) == (1, [])
 
 
 @pytest.mark.parametrize("name", PROVIDERS)

@@ -427,29 +427,19 @@ def with_retries(
     max_backoff: float = 20.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Call ``fn`` again after transient failures; for idempotent calls only (GETs, cancel).
+    """Call ``fn`` again after transient failures; for idempotent calls only (an upload part).
 
-    Retries tuneport's ``RateLimitError`` (waiting its ``retry_after`` when given),
-    ``ServerError`` and ``TransportError`` with capped exponential backoff; others raise
-    at once. Creates must not go through here: they need adopt-before-retry (the Client).
+    tuneport's one policy (:mod:`tuneport.providers.retrying`: jitter, Retry-After up to
+    its cap) with this call's own budget. Creates must not go through here: they need
+    adopt-before-retry (the Client).
     """
-    import tenacity
+    from tuneport._config import RetryPolicy
+    from tuneport.providers.retrying import retrying
 
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        backoff = min(max_backoff, initial_backoff * 2 ** (state.attempt_number - 1))
-        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-            return float(max(exc.retry_after, 0.0))
-        return float(backoff)
-
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max(1, attempts)),
-        wait=wait,
-        retry=tenacity.retry_if_exception_type((RateLimitError, ServerError, TransportError)),
-        sleep=sleep,
-        reraise=True,
-    )
-    return retrying(fn)
+    policy = RetryPolicy(attempts=max(1, attempts), initial_backoff=initial_backoff,
+                         max_backoff=max_backoff)
+    result: T = retrying(policy, sleep)(fn)
+    return result
 
 
 # ---------------------------------------------------------------------------------------
