@@ -107,7 +107,7 @@ def demo_command(
     learning_rate: float = typer.Option(2e-3, help="LoRA learning rate."),
     max_steps: int = typer.Option(None, help="Stop after this many steps (quick runs)."),
 ) -> None:
-    """Validate the sample data, compare costs, LoRA fine-tune on CPU, compare answers."""
+    """Validate the sample data, compare costs, LoRA fine-tune on CPU, compare, evaluate."""
     from tuneport.cli.demo import run_demo
 
     try:
