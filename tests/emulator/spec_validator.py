@@ -98,6 +98,13 @@ NOT_IN_SPEC = {
             "v2 endpoints",
         "DELETE /v2/projects/{project_id}/endpoints/{endpoint_id}/deployments/"
         "{deployment_id}": "v2 endpoints",
+        "PATCH /v2/projects/{project_id}/endpoints/{endpoint_id}": "v2 endpoints: SDK 3.x "
+                                                                   "Endpoint type",
+        "PATCH /v2/projects/{project_id}/endpoints/{endpoint_id}/deployments/"
+        "{deployment_id}": "v2 endpoints: SDK 3.x EndpointDeployment type",
+        "GET /v2/projects/{project_id}/models": "v2 models: SDK 3.x Model type",
+        "GET /v2/projects/{project_id}/models/{model_id}": "v2 models: SDK 3.x Model type",
+        "GET /v2/projects/{project_id}/configs": "v2 configs: SDK 3.x models.Config type",
     },
     "fireworks": {
         "POST /v1/chat/completions": "inference, outside the fine-tuning subset",

@@ -70,9 +70,11 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
     # Multi-LoRA: an addon loaded onto a base deployment.
     c.deployments.create(base_model=BASE, enable_addons=True,
                          extra_query={"deploymentId": "base-dep"})
-    loaded = c.lora.load(model=model, deployment=f"accounts/{ACCOUNT}/deployments/base-dep")
-    assert loaded.state == "DEPLOYING"
+    # The docs: load the LoRA "once the deployment is ready"; before, the load is refused.
+    with pytest.raises(fireworks.BadRequestError, match="not READY"):
+        c.lora.load(model=model, deployment=f"accounts/{ACCOUNT}/deployments/base-dep")
     emu.advance(5)
+    loaded = c.lora.load(model=model, deployment=f"accounts/{ACCOUNT}/deployments/base-dep")
     addressed = f"{model}#accounts/{ACCOUNT}/deployments/base-dep"
     assert c.chat.completions.create(
         model=addressed, messages=[{"role": "user", "content": "x"}]).choices

@@ -69,25 +69,66 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
         c.chat.completions.create(model=job.x_model_output_name,
                                   messages=[{"role": "user", "content": "hi"}])
     endpoint = c.endpoints.create(name="support-bot")
+    assert endpoint.name == "emulator/support-bot"  # project-qualified, as the type says
+    autoscaling = {"min_replicas": 1, "max_replicas": 1}
+    # A job's output *name* is not a model resource path: refused, as the API documents.
+    with pytest.raises(together.BadRequestError, match="resource name"):
+        c.endpoints.deployments.create(endpoint.id, name="blue", model=job.x_model_output_name,
+                                       autoscaling=autoscaling)
+    # The official CLI's flow: the job's model object as a path, a config of its base.
+    assert job.api_model_object_id is not None
+    model = c.models.retrieve(job.api_model_object_id)
+    assert model.weights.type == "WEIGHTS_TYPE_ADAPTER"
+    configs = list(c.models.configs.list(reference_model_id=model.base_model_id))
+    assert len(configs) == 1
+    model_path = f"projects/{model.project_id}/models/{model.id}"
+    with pytest.raises(together.BadRequestError, match="config"):
+        c.endpoints.deployments.create(endpoint.id, name="blue", model=model_path,
+                                       autoscaling=autoscaling)
+    with pytest.raises(together.BadRequestError, match="'/'"):
+        c.endpoints.deployments.create(
+            endpoint.id, name="a/b", model=model_path, autoscaling=autoscaling,
+            config=f"projects/{configs[0].project_id}/configs/{configs[0].id}")
     dep = c.endpoints.deployments.create(
-        endpoint.id, name="blue", model=job.x_model_output_name,
-        autoscaling={"min_replicas": 1, "max_replicas": 1})
+        endpoint.id, name="blue", model=model_path, autoscaling=autoscaling,
+        config=f"projects/{configs[0].project_id}/configs/{configs[0].id}")
     assert dep.status.state == "DEPLOYMENT_STATE_PROVISIONING"
-    with pytest.raises(together.InternalServerError):
-        c.chat.completions.create(model="support-bot",
-                                  messages=[{"role": "user", "content": "hi"}])
+    assert dep.name == "emulator/support-bot/blue"
+    assert dep.model.startswith(model_path + "/revisions/")
     emu.advance(5)
     dep = c.endpoints.deployments.retrieve(dep.id, endpoint_id=endpoint.id)
     assert dep.status.state == "DEPLOYMENT_STATE_READY"
-    reply = c.chat.completions.create(model="support-bot",
+    # Ready but unrouted: an empty traffic split routes nothing.
+    with pytest.raises(together.BadRequestError, match="unrouted"):
+        c.chat.completions.create(model=endpoint.name,
+                                  messages=[{"role": "user", "content": "hello"}])
+    endpoint = c.endpoints.update(endpoint.id, traffic_split=[{"deployment_id": dep.id,
+                                                               "weight": 1.0}],
+                                  update_mask="trafficSplit", etag=endpoint.etag)
+    assert [e.deployment_id for e in endpoint.traffic_split] == [dep.id]
+    reply = c.chat.completions.create(model=endpoint.name,
                                       messages=[{"role": "user", "content": "hello"}])
     assert "hello" in (reply.choices[0].message.content or "")
     assert [e.id for e in c.endpoints.list().data] == [endpoint.id]
-    assert c.endpoints.retrieve(endpoint.id).name == "support-bot"
+    assert [e.id for e in c.endpoints.list(filter='name="support-bot"').data] == [endpoint.id]
+    assert c.endpoints.list(filter='name="other"').data == []
+    assert c.endpoints.retrieve(endpoint.id).name == "emulator/support-bot"
     assert [d.id for d in c.endpoints.deployments.list(endpoint.id).data] == [dep.id]
+    # Stopping follows `tg endpoints rm --force`: each refusal below is the service's.
+    with pytest.raises(together.BadRequestError, match="deployments"):
+        c.endpoints.delete(endpoint.id)
+    with pytest.raises(together.BadRequestError, match="live traffic"):
+        c.endpoints.deployments.delete(dep.id, endpoint_id=endpoint.id)
+    c.endpoints.update(endpoint.id, traffic_split=[], update_mask="trafficSplit")
+    with pytest.raises(together.BadRequestError, match="stopped"):
+        c.endpoints.deployments.delete(dep.id, endpoint_id=endpoint.id)
+    stopped = c.endpoints.deployments.update(
+        dep.id, endpoint_id=endpoint.id, autoscaling={"min_replicas": 0, "max_replicas": 0},
+        update_mask="autoscaling")
+    assert stopped.status.state == "DEPLOYMENT_STATE_STOPPED"
     c.endpoints.deployments.delete(dep.id, endpoint_id=endpoint.id)
-    with pytest.raises(together.InternalServerError):  # no ready deployment any more
-        c.chat.completions.create(model="support-bot",
+    with pytest.raises(together.BadRequestError):  # unrouted, nothing left
+        c.chat.completions.create(model=endpoint.name,
                                   messages=[{"role": "user", "content": "hello"}])
     c.endpoints.delete(endpoint.id)
     assert c.endpoints.list().data == []
