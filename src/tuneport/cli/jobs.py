@@ -270,6 +270,8 @@ def submit_command(
     idempotency_key: str = typer.Option(
         None, "--idempotency-key", help="Your own key; the same key never makes two jobs."),
     new: bool = typer.Option(False, "--new", help="Submit again even if an identical job exists."),
+    allow_overlap: bool = typer.Option(
+        False, "--allow-overlap", help="Train even on examples held out for evaluation."),
     wandb_project: str = typer.Option(
         None, "--wandb-project",
         help="Log to this Weights & Biases project (key from WANDB_API_KEY)."),
@@ -306,7 +308,7 @@ def submit_command(
                     learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
                     beta=beta, suffix=suffix, validation=validation,
                     idempotency_key=idempotency_key,
-                    new=new, wandb=wandb, on_progress=progress,
+                    new=new, wandb=wandb, on_progress=progress, allow_overlap=allow_overlap,
                 )
             if wait:
                 job = _follow(client, job, timeout=timeout, poll=poll, quiet=as_json)
