@@ -80,9 +80,16 @@ def remote_jobs(emu: Emulator, provider: str) -> list[dict[str, Any]]:
     return list(emu.state.store.list(provider, "job"))
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
+def wait_for(predicate: Any, timeout: float, what: str,
+             children: list[subprocess.Popen[str]] = ()) -> None:  # type: ignore[assignment]
+    """Wait until ``predicate()``; fail at once, with its stderr, if a child died."""
     deadline = time.monotonic() + timeout
     while not predicate():
+        for child in children:
+            if child.poll() is not None:
+                _, err = child.communicate()
+                raise AssertionError(f"a child exited {child.returncode} while waiting for "
+                                     f"{what}:\n{err[-3000:]}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)

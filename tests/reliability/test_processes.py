@@ -48,13 +48,13 @@ def test_processes_sharing_a_home_make_one_job_per_trial(
                     for _ in range(processes)]
         try:
             wait_for(lambda: len(list(sync.glob("ready.*"))) == processes, 120.0,
-                     "the processes to start")
+                     "the processes to start", children)
             for trial in range(TRIALS):
                 before = len(remote_jobs(emu, provider))
                 started = time.monotonic()
                 (sync / f"go.{trial}").touch()
                 wait_for(lambda t=trial: len(list(sync.glob(f"{t}.*.json"))) == processes,
-                         60.0, f"trial {trial}'s answers")
+                         60.0, f"trial {trial}'s answers", children)
                 answers = [json.loads(p.read_text()) for p in sync.glob(f"{trial}.*.json")]
                 made = len(remote_jobs(emu, provider)) - before
                 assert [a for a in answers if "error" in a] == []
