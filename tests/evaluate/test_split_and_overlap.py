@@ -91,3 +91,22 @@ def test_evaluating_a_set_holds_it_out_of_later_training(rule_server: RuleServer
     with pytest.raises(DatasetError, match=r"line\(s\) 1, 2 are held-out"):
         Client(provider="openai").fine_tune(data, model="gpt-4o-mini")
     assert json.loads(data.read_text().splitlines()[0]) == rows[0]
+
+
+def test_cli_submit_refuses_held_out_lines_unless_allowed(rule_server: RuleServer, emu: Any,
+                                                          tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tuneport.cli import app
+
+    rows = chat_records(12)  # OpenAI's minimum is 10
+    url = rule_server.url
+    Client().evaluate((url, "bad"), rows[3:6], baseline=(url, "bad"), metrics=["contains"])
+    data = write_jsonl(tmp_path / "train.jsonl", rows)
+    args = ["submit", str(data), "-p", "openai", "-m", "gpt-4o-mini", "--json"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2
+    assert "line(s) 4, 5, 6 are held-out" in json.loads(refused.stdout)["error"]
+    allowed = CliRunner().invoke(app, [*args, "--allow-overlap"])
+    assert allowed.exit_code == 0, allowed.output
+    assert json.loads(allowed.stdout)["provider"] == "openai"
