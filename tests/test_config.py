@@ -84,11 +84,16 @@ def test_client_argument_beats_tuneport_env(workdir: Path, monkeypatch: pytest.M
     assert _key("openai", api_key="from-client") == "from-client"
 
 
-def test_call_argument_beats_client_argument(workdir: Path) -> None:
-    s = load_settings(provider="openai", base_url="http://client")
-    assert s.merged(base_url="http://call").provider_settings("openai").base_url == "http://call"
-    # The client-level settings are unchanged.
-    assert s.provider_settings("openai").base_url == "http://client"
+def test_call_argument_beats_client_argument(workdir: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import tuneport
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    client = tuneport.Client(provider="together", api_key="from-client")
+    # A method's provider= picks that provider's adapter, with that provider's settings.
+    assert client.adapter("openai").name == "openai"
+    assert client.provider == "together"  # the client-level choice is unchanged
+    client.close()
 
 
 def test_profile_overlays_file(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:

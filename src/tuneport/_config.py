@@ -2,7 +2,7 @@
 
 Precedence, highest first (one test per rule in ``tests/test_config.py``):
 
-1. a call argument (per-call overrides, applied with :meth:`Settings.merged`)
+1. a call argument (a method's ``provider=``, such as ``client.fine_tune(..., provider=...)``)
 2. a ``Client(...)`` argument
 3. ``TUNEPORT_*`` environment variables (``TUNEPORT_PROVIDER``, ``TUNEPORT_HOME``,
    ``TUNEPORT_<PROVIDER>_API_KEY``, ``TUNEPORT_<PROVIDER>_BASE_URL``, ...)
@@ -129,19 +129,6 @@ class Settings(BaseSettings):
     def provider_settings(self, name: str) -> ProviderSettings:
         """The settings of provider ``name`` (defaults when none were given)."""
         return self.providers.get(name, ProviderSettings())
-
-    def merged(self, provider: str | None = None, **overrides: Any) -> Settings:
-        """A copy with call-level overrides on top (the highest layer).
-
-        Provider-level keys (``api_key``, ``base_url``, ``account_id``, ``timeout``,
-        ``max_retries``) apply to ``provider`` (or the configured provider).
-        """
-        data = self.model_dump()
-        _apply_overrides(data, provider or self.provider, overrides)
-        try:
-            return Settings.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_explain(exc)) from None
 
 
 def _apply_overrides(

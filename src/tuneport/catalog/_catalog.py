@@ -5,7 +5,6 @@ from __future__ import annotations
 import difflib
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import date
 from pathlib import Path
 
 from tuneport._exceptions import CatalogError, UnknownModelError, UnknownProviderError
@@ -221,10 +220,6 @@ class Catalog:
                 result[pname] = entry
         return result
 
-    def all_model_names(self) -> list[str]:
-        """Canonical names across all providers, sorted."""
-        return sorted({e.canonical for pc in self._providers.values() for e in pc.models})
-
     def find_model(self, name: str) -> ModelEntry:
         """The first catalog entry for a name anywhere, local catalog preferred (it has sizes).
 
@@ -265,16 +260,6 @@ class Catalog:
             if pc.compute is not None:
                 return pc.compute
         raise CatalogError("No [compute] table in any catalog (it belongs in local.toml).")
-
-    def price_dates(self) -> list[date]:
-        """Every ``as_of`` of every price, for staleness checks."""
-        out: list[date] = []
-        for pc in self._providers.values():
-            for entry in pc.models:
-                out.extend(p.as_of for p in entry.methods.values())
-        for gpu in self._gpus:
-            out.extend(p.as_of for p in gpu.prices)
-        return out
 
 
 _cache: dict[tuple[str, str], Catalog] = {}

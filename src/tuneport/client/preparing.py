@@ -129,11 +129,15 @@ def check_method(adapter: Provider, method: str) -> None:
         raise UnsupportedFeatureError(
             f"Unknown method {method!r}; choose one of {', '.join(_METHOD_CAPABILITY)}."
         )
-    if adapter.capabilities and needed not in adapter.capabilities:
+    # An adapter that declares no capabilities offers nothing: an empty set is not a
+    # wildcard (a plugin that forgot to declare them is told so, not trusted blindly).
+    if needed not in adapter.capabilities:
         offered = [m for m, cap in _METHOD_CAPABILITY.items() if cap in adapter.capabilities]
+        hint = (" (its adapter declares no capabilities; a provider lists what it offers in "
+                "its `capabilities` class attribute)" if not adapter.capabilities else "")
         raise UnsupportedFeatureError(
             f"{adapter.name} does not offer method {method!r}; it offers: "
-            f"{', '.join(offered) or 'none'}."
+            f"{', '.join(offered) or 'none'}{hint}."
         )
 
 
@@ -142,10 +146,8 @@ def _resolve_model(provider: str, model: str, method: str) -> tuple[str, str | N
 
     Providers the catalog does not cover (the local backend, plugins) take the name as is.
     """
-    try:
-        from tuneport.catalog import load_catalog
-    except ImportError:  # the catalog package is not there (a trimmed install)
-        return model, None
+    from tuneport.catalog import load_catalog
+
     catalog = load_catalog()
     try:
         provider_catalog = catalog.provider(provider)
