@@ -54,10 +54,11 @@ def _parse(ctype: str, raw: bytes) -> tuple[Any, dict[str, Any]]:
         form: dict[str, Any] = {}
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             filename = part.get_filename()
-            form[str(name)] = ({"filename": filename, "bytes": len(payload)} if filename
-                               else payload.decode())
+            form[str(name)] = ({"filename": filename, "bytes": len(data)} if filename
+                               else data.decode())
         return None, form
     return None, {}
 
@@ -80,7 +81,7 @@ class CaptureProxy:
 
             def _body(self) -> bytes:
                 if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                    chunks = []
+                    chunks: list[bytes] = []
                     while True:
                         size = int(self.rfile.readline().strip() or b"0", 16)
                         if size == 0:
@@ -187,3 +188,44 @@ def compare(official: Captured, ours: Captured, intended: dict[str, str],
         f"fields that differ without a reason (official, tuneport): {unexplained}"
     stale = set(intended) - differing
     assert stale == set(), f"listed differences that no longer differ: {stale}"
+
+
+def typed_keys(params: Any) -> tuple[set[str], set[str]]:
+    """(required, allowed) wire names of an SDK's request ``TypedDict``.
+
+    Reads ``Required[...]`` and the Stainless ``PropertyInfo(alias=...)`` annotations, so
+    the names are the JSON keys on the wire (``baseModel``), not the Python ones.
+    """
+    import typing
+
+    required: set[str] = set()
+    allowed: set[str] = set()
+    for name, hint in typing.get_type_hints(params, include_extras=True).items():
+        wire_name, is_required = name, False
+        while True:
+            origin = typing.get_origin(hint)
+            if origin is typing.Annotated:
+                for meta in hint.__metadata__:
+                    alias = getattr(meta, "alias", None)
+                    if alias:
+                        wire_name = alias
+                hint = typing.get_args(hint)[0]
+            elif origin is typing.Required or origin is typing.NotRequired:
+                is_required = origin is typing.Required
+                hint = typing.get_args(hint)[0]
+            else:
+                break
+        allowed.add(wire_name)
+        if is_required:
+            required.add(wire_name)
+    return required, allowed
+
+
+def official(method: str, path: str, body: Any = None,
+             query: dict[str, list[str]] | None = None) -> Captured:
+    """A request written out from a provider's published reference (no tool sends it)."""
+    raw = json.dumps(body).encode() if body is not None else b""
+    is_form = isinstance(body, dict) and body.get("__form__")
+    form = {k: v for k, v in body.items() if k != "__form__"} if is_form else {}
+    return Captured(method, path, query or {}, {}, raw,
+                    None if is_form else body, form)
