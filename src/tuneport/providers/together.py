@@ -11,9 +11,10 @@ in the model ``suffix`` (``…-tp<12 hex>``); :meth:`find_job` looks for it in t
 output name of the listed jobs.
 
 Serving: LoRA fine-tunes need a dedicated endpoint (serverless LoRA is gone);
-:meth:`deploy` creates one with the 3.x SDK's project endpoints
-(``/v2/projects/{project}/endpoints`` + ``…/deployments``; needs ``TOGETHER_PROJECT_ID``),
-and ``model=`` is then the endpoint's *name*.
+:meth:`deploy` follows the official CLI's ``tg endpoints deploy --merge`` with the 3.x SDK's
+project endpoints (``/v2/projects/{project}/endpoints`` + ``…/deployments``; needs
+``TOGETHER_PROJECT_ID``): model resource path, config, traffic split. ``model=`` is then the
+endpoint's project-qualified name; :meth:`undeploy` stops and deletes it.
 """
 
 from __future__ import annotations
@@ -212,8 +213,12 @@ class TogetherProvider(Provider):
         def progress(event: Any) -> None:
             report(event.uploaded_bytes)
 
+        # The SDK's upload is three requests (POST /files, PUT, /preprocess): its own
+        # retries repeat a failed POST or /preprocess alone (each is safe to repeat: a
+        # second file record is never uploaded to, a second /preprocess changes nothing).
+        uploader = self._client.with_options(max_retries=max(0, self.request_attempts - 1))
         with self._errors("uploading the training file"):
-            obj = self._client.files.upload(rendered.path, purpose="fine-tune", check=False,
+            obj = uploader.files.upload(rendered.path, purpose="fine-tune", check=False,
                                             progress_callback=progress)
         report.finish()
         return self._remote(_hosted.dump(obj), rendered.fingerprint)
