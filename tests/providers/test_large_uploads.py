@@ -363,3 +363,24 @@ def test_thresholds_come_from_tuneport_toml(tmp_path: Path,
         assert openai.large_file_threshold == 100_000_000
         assert together.multipart_threshold == 2_000_000_000
         assert fireworks.signed_url_threshold == 7
+
+
+async def test_async_client_progress_reaches_the_listener(
+        emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tuneport
+    from tuneport.providers import fireworks as fireworks_adapter
+
+    for name, value in emulator.env(fireworks_account="acct-test").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(fireworks_adapter, "SIGNED_URL_THRESHOLD", 1)
+    rendered = dataset(tmp_path, "fireworks", 30_000)
+    seen: list[UploadEvent] = []
+    async with tuneport.AsyncClient(provider="fireworks") as client:
+        client.sync._sleep = lambda seconds: emulator.advance(max(seconds, 1.0))
+        with listening(seen.append):
+            job = await client.fine_tune(rendered.path, model="llama-3.1-8b-instruct",
+                                         epochs=1)
+    assert job.provider == "fireworks"
+    assert [e.status for e in calls(emulator, "fireworks", "PUT", "/_signed/")] == [200]
+    assert seen[-1].flow == "signed-url"
+    assert seen[-1].done
