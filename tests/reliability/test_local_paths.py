@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -69,3 +70,56 @@ def test_a_symlinked_run_folder_is_refused(victim: Path) -> None:
     with pytest.raises(TuneportError, match="symbolic link"):
         tuneport.Client(provider="local").cancel("local-evil")
     assert _snapshot(victim) == before
+
+
+def _fake_run(home: Path, run_id: str, status: dict[str, object]) -> Path:
+    run = home / "runs" / run_id
+    run.mkdir(parents=True)
+    (run / "status.json").write_text(json.dumps({"status": "running", **status}))
+    (run / "config.json").write_text(json.dumps({"job_id": run_id}))
+    return run
+
+
+@pytest.mark.parametrize("proof", ["none", "wrong-start", "right-start"])
+def test_cancel_signals_only_a_proven_trainer(victim: Path, proof: str) -> None:
+    from tuneport.providers.local import _start_ticks
+
+    bystander = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        ticks = _start_ticks(bystander.pid)
+        assert ticks is not None
+        status: dict[str, object] = {"launcher_pid": bystander.pid}
+        if proof != "none":
+            status["launcher_start"] = ticks if proof == "right-start" else ticks - 1
+        _fake_run(victim / "home", "local-20250101-000000-abcdef", status)
+        tuneport.Client(provider="local").cancel("local:local-20250101-000000-abcdef")
+        try:
+            bystander.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            killed = False
+        else:
+            killed = True
+        assert killed is (proof == "right-start")
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_client_home_is_honoured_by_the_local_backend(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere, home = tmp_path / "env-home", tmp_path / "client-home"
+    monkeypatch.setenv("TUNEPORT_HOME", str(elsewhere))
+    run_id = "local-20250101-000000-0a0b0c"
+    _fake_run(home, run_id, {"status": "succeeded"})
+    client = tuneport.Client(provider="local", home=home)
+    assert client.get_job(f"local:{run_id}").id.endswith(run_id)
+    assert [j.id for j in client.adapter().list_jobs()] == [run_id]
+    records = [{"messages": [{"role": "user", "content": f"q{i}"},
+                             {"role": "assistant", "content": "a"}]} for i in range(12)]
+    rendered = tuneport.Dataset.from_records(records).render("local", tmp_path / "render")
+    remote = client.adapter().upload(rendered)
+    assert Path(remote.id).is_relative_to(home)
+    assert not elsewhere.exists() or not any((elsewhere / "runs").glob("*"))
+    # The environment's home does not see the client's runs.
+    with pytest.raises(TuneportError):
+        tuneport.Client(provider="local", home=elsewhere).get_job(f"local:{run_id}")

@@ -194,6 +194,11 @@ class Client:
         if found is not None:
             return found
         built = get_provider(name, self.settings.provider_settings(name))
+        # Retries are per request, also for the requests inside one adapter call.
+        built.request_attempts = self.settings.retry.attempts
+        bind_home = getattr(built, "bind_home", None)
+        if callable(bind_home):  # the local backend keeps runs and files under the home
+            bind_home(self.settings.home)
         with self._lock:
             # Another thread may have built one meanwhile; keep the first, close ours.
             existing = self._adapters.setdefault(name, built)

@@ -17,10 +17,13 @@ never sees half a JSON document.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,14 +33,38 @@ from tuneport._exceptions import BadRequestError
 __all__ = [
     "RunDir",
     "check_job_id",
+    "home_scope",
     "runs_root",
     "tuneport_home",
     "utcnow",
 ]
 
 
+# The home a Client(home=...) asked for, while one of its local-backend calls runs. A context
+# variable rather than the environment: two clients with two homes in one process (or in
+# two threads) each see their own.
+_HOME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("tuneport_home", default=None)
+
+
+@contextlib.contextmanager
+def home_scope(home: Path | str | None) -> Iterator[None]:
+    """Within the block, :func:`tuneport_home` is ``home`` (None: unchanged)."""
+    if home is None:
+        yield
+        return
+    token = _HOME.set(Path(home).expanduser())
+    try:
+        yield
+    finally:
+        _HOME.reset(token)
+
+
 def tuneport_home() -> Path:
-    """``TUNEPORT_HOME`` if set, else the platform's user data dir for tuneport."""
+    """The home of the running call (:func:`home_scope`), else ``TUNEPORT_HOME`` if set, else
+    the platform's user data dir for tuneport."""
+    scoped = _HOME.get()
+    if scoped is not None:
+        return scoped
     env = os.environ.get("TUNEPORT_HOME")
     if env:
         return Path(env).expanduser()

@@ -10,17 +10,18 @@ directory, so jobs survive the Python process that created them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from tuneport._exceptions import (
     ConfigError,
@@ -46,6 +47,7 @@ from tuneport._models import (
 from tuneport.local.config import config_from_spec
 from tuneport.local.rundir import (
     RunDir,
+    home_scope,
     runs_root,
     tuneport_home,
     utcnow,
@@ -100,6 +102,46 @@ def _pid_alive(pid: int | None) -> bool:
         return state != "Z"
     except (OSError, IndexError):
         return True
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, /proc/PID/stat field 22).
+
+    A pid is reused once its process is gone; the pair (pid, start time) names one process.
+    None where there is no /proc (then nothing is signalled; the cancel file still works).
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _proven_trainer(status: dict[str, Any]) -> bool:
+    """Whether the pid in ``status`` is still the trainer launched for this run.
+
+    Proof: the process has the start time recorded at launch and leads its own process
+    group (the trainer starts a new session). A status.json from elsewhere, or a pid since
+    reused by another process, proves nothing, so nothing is signalled.
+    """
+    pid, started = status.get("launcher_pid"), status.get("launcher_start")
+    if not isinstance(pid, int) or pid <= 1 or not isinstance(started, int):
+        return False
+    if not _pid_alive(pid) or _start_ticks(pid) != started:
+        return False
+    try:
+        return os.getpgid(pid) == pid
+    except OSError:
+        return False
+
+
+def _trainer_alive(status: dict[str, Any]) -> bool:
+    """The run's trainer still runs (its pid alive and, when recorded, its start time)."""
+    pid = status.get("launcher_pid")
+    if not isinstance(pid, int) or not _pid_alive(pid):
+        return False
+    started = status.get("launcher_start")
+    return started is None or _start_ticks(pid) in (started, None)
 
 
 def _device_count(value: Any) -> int:
@@ -188,14 +230,24 @@ class LocalProvider(Provider):
         "interrupted": JobStatus.PAUSED,
     }
 
-    def __init__(self, *, port: int = DEFAULT_PORT) -> None:
+    def __init__(self, *, port: int = DEFAULT_PORT, home: Path | str | None = None) -> None:
         self.port = port
+        self.home: Path | None = None
+        self.bind_home(home)
 
     @classmethod
     def from_settings(cls, settings: ProviderSettings) -> Self:
-        """Build from ``[providers.local]`` settings (``port``: the default serve port)."""
+        """Build from ``[providers.local]`` settings (``port``: the default serve port;
+        ``home``: where runs, files and throughput records live)."""
         extra = settings.model_extra or {}
-        return cls(port=int(extra.get("port", DEFAULT_PORT)))
+        return cls(port=int(extra.get("port", DEFAULT_PORT)), home=extra.get("home"))
+
+    def bind_home(self, home: Path | str | None) -> None:
+        """Keep runs, uploaded files and accounting under ``home`` (the Client's ``home=``).
+
+        None: ``TUNEPORT_HOME`` or the platform default, read at each call.
+        """
+        self.home = Path(home).expanduser() if home is not None else None
 
     def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
         """A stored local file is ready at once; a deleted one must be uploaded again."""
@@ -315,7 +367,7 @@ class LocalProvider(Provider):
             rd.update_status(status="failed", error={"code": "launch",
                                                      "message": f"cannot start trainer: {reason}"})
             raise LocalBackendError(f"Cannot start the local trainer: {reason}")
-        rd.update_status(launcher_pid=pid)
+        rd.update_status(launcher_pid=pid, launcher_start=_start_ticks(pid))
 
     def _rundir(self, job_id: str) -> RunDir:
         rd = RunDir.for_job(job_id)
@@ -329,7 +381,7 @@ class LocalProvider(Provider):
         raw = str(status.get("status", "queued"))
         pid = status.get("launcher_pid")
         # No pid yet: the trainer is being launched right now (create_job / resume_job).
-        if raw in _ACTIVE and pid is not None and not _pid_alive(pid):
+        if raw in _ACTIVE and pid is not None and not _trainer_alive(status):
             # The process is gone but never wrote a final status: killed or crashed.
             raw = "cancelled" if rd.cancel_path.exists() else "crashed"
         elif raw in ("queued", "running") and rd.cancel_path.exists():
@@ -401,9 +453,11 @@ class LocalProvider(Provider):
             return self.get_job(job_id)
         rd.cancel_path.touch()
         pid = status.get("launcher_pid")
-        if pid is not None and _pid_alive(pid):
+        if _proven_trainer(status):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(int(pid), signal.SIGTERM)
+                os.killpg(int(status["launcher_pid"]), signal.SIGTERM)
+        elif pid is not None and _trainer_alive(status) and "launcher_start" not in status:
+            pass  # launched before start times were recorded: the cancel file stops it
         else:
             rd.update_status(status="cancelled", finished_at=utcnow().isoformat())
             rd.append_event("Cancelled", type="status")
@@ -508,3 +562,43 @@ class LocalProvider(Provider):
             base_model=config.get("model"),
             notes=notes if succeeded else ("The job has not succeeded yet.",),
         )
+
+
+_T = TypeVar("_T")
+
+
+def _in_home(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run ``method`` with :func:`tuneport_home` pointing at the provider's own home."""
+
+    @functools.wraps(method)
+    def run(self: LocalProvider, *args: Any, **kwargs: Any) -> _T:
+        with home_scope(self.home):
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+def _in_home_iter(method: Callable[..., Iterator[_T]]) -> Callable[..., Iterator[_T]]:
+    """:func:`_in_home` for a generator: the home holds each time it resumes."""
+
+    @functools.wraps(method)
+    def run(self: LocalProvider, *args: Any, **kwargs: Any) -> Iterator[_T]:
+        with home_scope(self.home):
+            it = method(self, *args, **kwargs)
+        while True:
+            with home_scope(self.home):
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+            yield item
+
+    return run
+
+
+# Every entry point reads or writes under the home: each runs inside the provider's home.
+for _name in ("wait_file_ready", "file_readiness", "upload", "create_job", "get_job",
+              "cancel_job", "resume", "resume_job", "events", "metrics", "checkpoints",
+              "find_job", "endpoint"):
+    setattr(LocalProvider, _name, _in_home(getattr(LocalProvider, _name)))
+LocalProvider.list_jobs = _in_home_iter(LocalProvider.list_jobs)  # type: ignore[method-assign]
