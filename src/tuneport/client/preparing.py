@@ -100,6 +100,9 @@ def prepare(
                  beta=beta, suffix=suffix, wandb=wandb, provider_options=provider_options)
     with tempfile.TemporaryDirectory(prefix="tuneport-render-") as tmp:
         rendered = _render(ds, name, Path(tmp) / "train", provider_model)
+        from tuneport.dataset._preference import check_method_format
+
+        check_method_format(method, rendered.format)  # before anything is uploaded
         vrendered = (
             _render(vds, name, Path(tmp) / "validation", provider_model)
             if vds is not None else None

@@ -122,8 +122,12 @@ def self_hosted_estimate(
     split = split_tokens(token_totals, n_train, n_val, n)
     processed = [train * n_epochs for train, _ in split]
     # Evaluation is forward-only (2N per token), once per epoch.
+    # Full-parameter DPO computes the reference log-probs once, before training: one more
+    # forward pass (2N per token) over the training pairs, whatever the number of epochs.
+    reference = 2.0 if key == "dpo-full" else 0.0
     flops_by = [
         training_flops(k, active, train * n_epochs) + training_flops(2.0, active, val * n_epochs)
+        + training_flops(reference, active, train)
         for train, val in split
     ]
     peak = gpu.peak_bf16_tflops

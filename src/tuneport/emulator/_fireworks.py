@@ -65,6 +65,7 @@ def _split(name: str) -> tuple[str, str | None]:
 # Each kind of record: (its resource name under accounts/{a}/, its type in error messages).
 _KINDS = {"dataset": ("datasets", "dataset"),
           "job": ("supervisedFineTuningJobs", "supervisedFineTuningJob"),
+          "dpo_job": ("dpoJobs", "dpoJob"),
           "deployment": ("deployments", "deployment"),
           "deployed_model": ("deployedModels", "deployedModel")}
 
@@ -157,6 +158,7 @@ def _ingest(state: EmulatorState, account: str, did: str, record: dict[str, Any]
     record["estimatedTokenCount"] = str(parsed.n_tokens)
     record["averageTurnCount"] = 2.0
     record["_tokens"] = parsed.n_tokens
+    record["_format"] = parsed.format  # DPO jobs take preference datasets only
     record["_error"] = None if parsed.valid else f"invalid dataset: {parsed.error}"
     record["_ready_at"] = state.now() + state.config.file_seconds
     record["updateTime"] = state.iso(state.now())
@@ -382,7 +384,7 @@ async def _estimate(state: EmulatorState, request: Request) -> Any:
 
 def _fine_tuned_models(state: EmulatorState, account: str) -> dict[str, dict[str, Any]]:
     out = {}
-    for job in state.store.list(P, "job"):
+    for job in [*state.store.list(P, "job"), *state.store.list(P, "dpo_job")]:
         if job["name"].startswith(f"accounts/{account}/") and \
                 life.snapshot(job["_emu"], state.now()).phase == "succeeded":
             out[job["outputModel"]] = job
@@ -518,6 +520,10 @@ def routes(state: EmulatorState) -> list[Route]:
                                                          _deployment_view)
     deployed_get, deployed_delete = _read_and_delete("deployed_model", "deployed_model_id",
                                                      _deployed_view)
+    from tuneport.emulator import _fireworks_dpo as dpo  # it builds on this module
+
+    dpo_jobs = acct + "/dpoJobs"
+    dpo_get, dpo_delete = _read_and_delete("dpo_job", "name", dpo.dpo_job_view)
     table: list[tuple[str, list[str], Any, bool]] = [
         (acct + "/datasets", ["POST"], _create_dataset, False),
         (acct + "/datasets", ["GET"], _lister("dataset", _dataset_view), False),
@@ -530,6 +536,11 @@ def routes(state: EmulatorState) -> list[Route]:
         (sft + "/{name}", ["GET"], job_get, False),
         (sft + "/{name}", ["DELETE"], job_delete, False),
         (sft + "/{name}", ["POST"], _job_action, False),
+        (dpo_jobs, ["POST"], dpo.create_dpo_job, True),
+        (dpo_jobs, ["GET"], _lister("dpo_job", dpo.dpo_job_view), False),
+        (dpo_jobs + "/{name}", ["GET"], dpo_get, False),
+        (dpo_jobs + "/{name}", ["DELETE"], dpo_delete, False),
+        (dpo_jobs + "/{name}", ["POST"], dpo.dpo_job_action, False),
         (acct + "/models/{model_id}", ["GET"], _get_model, False),
         (acct + "/deployments", ["POST"], _create_deployment, False),
         (acct + "/deployments", ["GET"], _lister("deployment", _deployment_view), False),

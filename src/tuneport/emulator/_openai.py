@@ -217,6 +217,11 @@ def _hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if batch != "auto" and (not isinstance(batch, int) or not 1 <= batch <= 256):
         raise ApiError(400, "Invalid 'batch_size': must be 'auto' or an integer from 1 to 256.",
                        param="hyperparameters.batch_size")
+    beta = hp.get("beta", "auto")
+    if kind == "dpo" and beta != "auto" and (
+            not isinstance(beta, int | float) or isinstance(beta, bool) or not 0 < beta <= 2):
+        raise ApiError(400, "Invalid 'beta': must be 'auto' or a number in (0, 2].",
+                       param="hyperparameters.beta")
     lrm = hp.get("learning_rate_multiplier", "auto")
     if lrm != "auto" and (not isinstance(lrm, (int, float)) or lrm <= 0):
         raise ApiError(400, "Invalid 'learning_rate_multiplier': must be 'auto' or > 0.",
@@ -295,6 +300,12 @@ async def _create_job(state: EmulatorState, request: Request) -> Any:
                             "values up to 512 characters.", param="metadata")
     kind, hp = _hyperparameters(body)
     parsed = parse_training_file(P, state.store.get_blob(P, tf) or b"")
+    if parsed.valid and (kind == "dpo") != (parsed.format == "preference"):
+        # A DPO job reads FineTunePreferenceRequestInput lines, a supervised one chat lines.
+        want = "preference (input, preferred_output, non_preferred_output)" if kind == "dpo" \
+            else "chat (messages)"
+        raise ApiError(400, f"Invalid training file for method {kind!r}: it needs {want} lines.",
+                       param="training_file")
     epochs = hp.get("n_epochs", "auto")
     epochs = _auto_epochs(parsed.n_examples) if epochs == "auto" else int(epochs)
     resolved = {"batch_size": hp.get("batch_size", "auto"),
@@ -304,6 +315,9 @@ async def _create_job(state: EmulatorState, request: Request) -> Any:
         resolved["batch_size"] = max(1, min(256, math.ceil(parsed.n_examples * 0.002)))
     if resolved["learning_rate_multiplier"] == "auto":
         resolved["learning_rate_multiplier"] = 1.8
+    if kind == "dpo":
+        beta = hp.get("beta", "auto")
+        resolved["beta"] = 0.1 if beta == "auto" else beta
     fail = "invalid" if not parsed.valid else ("random" if state.draw_failure() else None)
     now = state.now()
     job_id = state.store.new_id("ftjob-", length=24)

@@ -199,6 +199,23 @@ def _method(body: dict[str, Any]) -> str:
     return f"dpo-{kind}" if method == "dpo" else kind
 
 
+def _check_method_and_format(body: dict[str, Any], training: dict[str, Any]) -> None:
+    """DPO trains on preference files only, SFT never on them; dpo_beta must be positive."""
+    method = body.get("training_method") or {}
+    dpo = isinstance(method, dict) and method.get("method") == "dpo"
+    preference = (training.get("_report") or {}).get("dataset_format") == "PREFERENCE"
+    if dpo and not preference:
+        raise ApiError(400, "training_method 'dpo' needs a preference dataset (input, "
+                            "preferred_output, non_preferred_output)", param="training_file")
+    if preference and not dpo:
+        raise ApiError(400, "a preference dataset trains with training_method 'dpo'",
+                       param="training_method")
+    beta = method.get("dpo_beta") if dpo else None
+    if beta is not None and (not isinstance(beta, int | float) or beta <= 0):
+        raise ApiError(400, f"dpo_beta must be a positive number, got {beta!r}",
+                       param="dpo_beta")
+
+
 def _ready_file(state: EmulatorState, fid: str, param: str) -> dict[str, Any]:
     record = state.store.get(P, "file", fid)
     if record is None:
@@ -294,6 +311,7 @@ async def _create_job(state: EmulatorState, request: Request) -> Any:
     if not isinstance(tf, str) or not tf:
         raise ApiError(400, "training_file is required", param="training_file")
     training = _ready_file(state, tf, "training_file")
+    _check_method_and_format(body, training)
     vf = body.get("validation_file") or None
     if vf:
         _ready_file(state, vf, "validation_file")

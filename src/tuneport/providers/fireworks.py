@@ -55,7 +55,7 @@ from tuneport._models import (
     RemoteFile,
     RenderedDataset,
 )
-from tuneport.providers import _hosted, _transfers, _upload_progress
+from tuneport.providers import _fireworks_dpo, _hosted, _transfers, _upload_progress
 from tuneport.providers.base import Provider, ProviderQuote
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ class FireworksProvider(Provider):
 
     name: ClassVar[str] = "fireworks"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LORA, Capability.ESTIMATE_API, Capability.CLIENT_JOB_ID,
+        {Capability.LORA, Capability.DPO, Capability.ESTIMATE_API, Capability.CLIENT_JOB_ID,
          Capability.EVENTS, Capability.DEPLOY, Capability.WANDB}
     )
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
@@ -375,11 +375,15 @@ class FireworksProvider(Provider):
         Raises:
             UnsupportedFeatureError: the spec asks for something Fireworks does not offer.
         """
+        if spec.method.startswith("dpo"):
+            # Preference tuning has its own job API (dpoJobs): see _fireworks_dpo.
+            return _fireworks_dpo.build_params(self, file, spec, idempotency_key,
+                                               validation_file)
         if spec.method != "lora":
             raise UnsupportedFeatureError(
                 f"fireworks does not support method={spec.method!r} through tuneport: its "
-                "supervised jobs are LoRA only (full-parameter SFT is not exposed by the API) "
-                "and DPO runs under a separate /dpoJobs API tuneport does not drive yet."
+                "supervised jobs are LoRA only (full-parameter SFT is not exposed by the API); "
+                "preference tuning is method='dpo-lora'."
             )
         for param in ("lora_alpha", "lora_dropout"):
             if getattr(spec, param) is not None:
@@ -448,6 +452,8 @@ class FireworksProvider(Provider):
         validation_file: RemoteFile | None = None,
     ) -> Job:
         """Create the job under a key-derived id; 409 (already created) adopts it."""
+        if spec.method.startswith("dpo"):
+            return _fireworks_dpo.create(self, file, spec, idempotency_key, validation_file)
         kwargs = self.build_create_params(file, spec, idempotency_key, validation_file)
         try:
             with self._errors("creating the fine-tuning job"):
@@ -464,6 +470,8 @@ class FireworksProvider(Provider):
     def get_job(self, job_id: str) -> Job:
         """The job's current state."""
         short = job_id.rsplit("/", 1)[-1]
+        if _fireworks_dpo.is_dpo_id(short):
+            return _fireworks_dpo.get(self, short)
         with self._errors(f"reading job {short}"):
             obj = self._reader.supervised_fine_tuning_jobs.get(short)
         return self._job(_hosted.dump(obj))
@@ -479,23 +487,31 @@ class FireworksProvider(Provider):
                 raws.append(_hosted.dump(obj))
                 if limit is not None and len(raws) >= limit:
                     break
+        dpo = list(_fireworks_dpo.list_jobs(self, limit))
         raws.sort(key=lambda r: str(r.get("createTime") or ""), reverse=True)
-        for raw in raws:
-            yield self._job(raw)
+        jobs = [self._job(raw) for raw in raws] + [_fireworks_dpo._job(self, raw) for raw in dpo]
+        if dpo:  # supervised and DPO jobs, newest first, as one list
+            jobs.sort(key=lambda j: str(j.raw.get("createTime") or ""), reverse=True)
+        yield from jobs[:limit] if limit is not None else jobs
 
     def cancel_job(self, job_id: str) -> Job:
         """``POST …/{job}:cancel``, then the job as Fireworks reports it."""
         short = job_id.rsplit("/", 1)[-1]
+        if _fireworks_dpo.is_dpo_id(short):
+            return _fireworks_dpo.cancel(self, short)
         with self._errors(f"cancelling job {short}"):
             self._client.supervised_fine_tuning_jobs.cancel(short, body={})
         return self.get_job(short)
 
     def find_job(self, idempotency_key: str) -> Job | None:
-        """A GET on the key-derived job id."""
-        try:
-            return self.get_job(self.job_id_for(idempotency_key))
-        except NotFoundError:
-            return None
+        """A GET on the key-derived job id (supervised, then DPO)."""
+        dpo_id = _fireworks_dpo.job_id_for(idempotency_key)
+        for job_id in (self.job_id_for(idempotency_key), dpo_id):
+            try:
+                return self.get_job(job_id)
+            except NotFoundError:
+                continue
+        return None
 
     # -- events --------------------------------------------------------------------------
 
@@ -538,6 +554,11 @@ class FireworksProvider(Provider):
 
     def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
         """Fireworks' own price for this job (``:estimateCost``, via the raw request)."""
+        if spec.method.startswith("dpo"):
+            return ProviderQuote(
+                provider=self.name, available=False, total_usd=None,
+                reason="Fireworks has no estimate route for DPO jobs; the catalog's dpo-lora "
+                "price applies", raw={})
         body: dict[str, Any] = {
             "dataset": self._name("datasets", file.id),
             "baseModel": spec.model,

@@ -298,6 +298,12 @@ class OpenAIProvider(Provider):
                     "openai does not support batch_size='max'; use an integer (1-256) or 'auto'."
                 )
             hyper["batch_size"] = spec.batch_size
+        if spec.beta is not None:
+            # OpenAI's CreateFineTuningJobRequest: DPO beta is "auto" or a number in (0, 2].
+            if spec.beta > 2:
+                raise UnsupportedFeatureError(
+                    f"openai takes a DPO beta in (0, 2]; beta={spec.beta} is out of range.")
+            hyper["beta"] = spec.beta
         options = dict(spec.provider_options)
         for name in _HYPERPARAMETERS[method_type]:
             if name in options:
