@@ -22,8 +22,8 @@ app = typer.Typer(
 )
 
 # Modules under tuneport.cli that define ``register(app)``.
-_COMMAND_MODULES: tuple[str, ...] = ("cost", "emulate", "endpoints", "eval", "jobs", "local",
-                                     "validate")
+_COMMAND_MODULES: tuple[str, ...] = ("catalog", "cost", "emulate", "endpoints", "eval", "jobs",
+                                     "local", "validate")
 
 
 def _register_all() -> None:

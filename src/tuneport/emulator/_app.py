@@ -12,6 +12,7 @@ from starlette.routing import Mount, Route
 
 from tuneport.emulator import (
     _fireworks,
+    _listings,
     _openai,
     _together,
     _together_endpoints,
@@ -83,10 +84,13 @@ def _control_routes(state: EmulatorState) -> list[Route]:
 def build_app(state: EmulatorState) -> Starlette:
     """The Starlette app serving all three providers from ``state``."""
     return Starlette(routes=[
-        Mount(PREFIXES["openai"], routes=_openai.routes(state)),
+        Mount(PREFIXES["openai"], routes=[*_openai.routes(state),
+                                          *_listings.openai_routes(state)]),
         Mount(PREFIXES["together"], routes=[*_together_multipart.routes(state),
                                             *_together.routes(state),
-                                            *_together_endpoints.routes(state)]),
-        Mount(PREFIXES["fireworks"], routes=_fireworks.routes(state)),
+                                            *_together_endpoints.routes(state),
+                                            *_listings.together_routes(state)]),
+        Mount(PREFIXES["fireworks"], routes=[*_fireworks.routes(state),
+                                             *_listings.fireworks_routes(state)]),
         Mount("/_emulator", routes=_control_routes(state)),
     ])

@@ -33,6 +33,15 @@ MODELS = {
     "mistralai/Mistral-7B-Instruct-v0.2": (7, 64, True),
     "google/gemma-3-4b-it": (4, 64, True),
 }
+# Per-model SFT training length (LoRA), from Together's table of fine-tunable models
+# (docs.together.ai/docs/fine-tuning-models, "Context Length (SFT)"): the emulator's own
+# copy, so ``tuneport catalog verify`` has something independent to compare with.
+_SFT_LENGTH = {
+    "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference": 131072,
+    "meta-llama/Meta-Llama-3.1-70B-Instruct-Reference": 24576,
+    "Qwen/Qwen2.5-7B-Instruct": 32768, "Qwen/Qwen3-8B": 32768,
+    "mistralai/Mistral-7B-Instruct-v0.2": 32768, "google/gemma-3-4b-it": 131072,
+}
 _STATUS = {"validating": "pending", "queued": "queued", "running": "running",
            "finishing": "uploading", "succeeded": "completed", "failed": "error",
            "paused": "queued", "cancelling": "cancel_requested", "cancelled": "cancelled"}
@@ -173,7 +182,8 @@ def _limits(model: str) -> dict[str, Any]:
     return {
         "model_name": model, "max_num_epochs": 20, "max_num_evals": 100,
         "max_num_checkpoints": 20, "max_learning_rate": 1.0, "min_learning_rate": 1e-8,
-        "max_seq_length_sft": 16384, "max_seq_length_dpo": 8192, "min_max_seq_length": 512,
+        "max_seq_length_sft": _SFT_LENGTH.get(model, 16384), "max_seq_length_dpo": 8192,
+        "min_max_seq_length": 512,
         "default_gradient_accumulation_steps": 1, "merge_output_lora": False,
         "supports_full_training": full, "supports_vision": False, "supports_tools": True,
         "supports_reasoning": False,
