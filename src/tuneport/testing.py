@@ -10,6 +10,10 @@ ChatML chat template to a folder in a few seconds, without any download. Use it 
     job = client.fine_tune(ds, model=str(path), provider="local")
 
 Needs the ``local`` extra (torch, transformers, tokenizers).
+
+:class:`ProviderConformance` is the provider contract as tests: subclass it in a plugin's test
+suite to prove a third-party provider behaves as tuneport's Client expects (see
+docs/providers.md, "Writing a provider").
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tuneport.providers.conformance import ProviderConformance
 
 __all__ = [
     "CHATML_TEMPLATE",
+    "ProviderConformance",
     "held_out_loss",
     "tiny_chat_examples",
     "tiny_model",
@@ -209,3 +217,12 @@ def held_out_loss(model: Any, examples: list[Any]) -> float:
                                                              reduction="sum"))
             count += int(mask.sum())
     return total / count
+
+
+def __getattr__(name: str) -> Any:
+    # Resolved on first use, so importing tuneport.testing stays as light as it was.
+    if name == "ProviderConformance":
+        from tuneport.providers.conformance import ProviderConformance
+
+        return ProviderConformance
+    raise AttributeError(f"module 'tuneport.testing' has no attribute {name!r}")
