@@ -384,3 +384,60 @@ async def test_async_client_progress_reaches_the_listener(
     assert [e.status for e in calls(emulator, "fireworks", "PUT", "/_signed/")] == [200]
     assert seen[-1].flow == "signed-url"
     assert seen[-1].done
+
+
+def test_openai_parts_flow_sends_what_the_sdk_helper_sends(emulator: Any,
+                                                            tmp_path: Path) -> None:
+    """Same file through ``uploads.upload_file_chunked`` and through tuneport: same requests."""
+    import httpx2
+    import openai
+
+    rendered = dataset(tmp_path, "openai", 40_000)
+    md5 = hashlib.md5(rendered.path.read_bytes()).hexdigest()
+
+    def capturing() -> tuple[Any, list[tuple[str, str, bytes]]]:
+        seen: list[tuple[str, str, bytes]] = []
+
+        def hook(request: Any) -> None:
+            seen.append((request.method, request.url.path, request.read()))
+
+        client = openai.OpenAI(base_url=emulator.openai_base_url, api_key=emulator.api_key,
+                               max_retries=0,
+                               http_client=httpx2.Client(event_hooks={"request": [hook]}))
+        return client, seen
+
+    sdk_client, by_sdk = capturing()
+    with sdk_client:
+        sdk_client.uploads.upload_file_chunked(file=rendered.path, mime_type="text/jsonl",
+                                               purpose="fine-tune", part_size=16_384, md5=md5)
+    adapter = make_provider("openai", emulator, large_file_threshold=1,
+                            upload_part_bytes=16_384)
+    ours_client, by_tuneport = capturing()
+    from tuneport.providers.openai import OpenAIProvider
+
+    assert isinstance(adapter, OpenAIProvider)
+    adapter._client = ours_client  # the same SDK client, observed
+    with ours_client:
+        adapter.upload(rendered)
+
+    def shape(seen: list[tuple[str, str, bytes]]) -> list[Any]:
+        out: list[Any] = []
+        for method, path, body in seen:
+            route = "/".join("{id}" if p.startswith(("upload_", "part_")) else p
+                             for p in path.split("/"))
+            if route.endswith("/parts"):
+                out.append((method, route, len(body) // 1024))  # multipart: about the part
+            else:
+                data = json.loads(body)
+                data.pop("part_ids", None)  # ids the server chose differ; counted below
+                out.append((method, route, data))
+        return out
+
+    assert shape(by_tuneport) == shape(by_sdk)
+    assert shape(by_sdk)[0] == ("POST", "/openai/v1/uploads", {
+        "bytes": rendered.n_bytes, "filename": rendered.path.name, "mime_type": "text/jsonl",
+        "purpose": "fine-tune"})
+    assert shape(by_sdk)[-1] == ("POST", "/openai/v1/uploads/{id}/complete", {"md5": md5})
+    sdk_ids = json.loads(by_sdk[-1][2])["part_ids"]
+    our_ids = json.loads(by_tuneport[-1][2])["part_ids"]
+    assert len(our_ids) == len(sdk_ids) == -(-rendered.n_bytes // 16_384)
