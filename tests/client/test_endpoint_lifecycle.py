@@ -195,8 +195,54 @@ def test_together_half_way_failure_removes_the_new_endpoint(emu: Emulator) -> No
         with sdk:
             assert list(sdk.endpoints.list()) == []  # rolled back, as the CLI does
         assert client.endpoints() == []
+        # Endpoint and deployment made, then every update refused (routing, and the
+        # rollback's scale-down too): what is left is recorded, listed and stoppable.
+        emu.faults.schedule("server_error", provider="together", method="PATCH",
+                            path_contains="/endpoints/", times=50)
+        with pytest.raises(ProviderError):
+            client.deploy(done)
+        emu.faults.clear()
+        assert len(running_deployments(emu, "together")) == 1
+        assert [e.job_id for e in client.endpoints()] == [done.id]
+        assert client.undeploy(done).state is EndpointState.NOT_DEPLOYED
+        assert running_deployments(emu, "together") == []
+        assert client.endpoints() == []
         assert client.deploy(done, wait=True, poll=10).state is EndpointState.READY
         client.undeploy(done)
+
+
+@pytest.mark.parametrize("provider", DEDICATED)
+def test_a_lost_create_answer_is_adopted_never_made_twice(emu: Emulator, provider: str) -> None:
+    with client_for(emu, provider) as client:
+        done = succeeded(emu, client, provider)
+        emu.faults.schedule("drop", provider=provider, method="POST",
+                            path_contains="/deployments", times=1)
+        endpoint = client.deploy(done, wait=True, poll=10)
+        assert endpoint.state is EndpointState.READY
+        assert len(running_deployments(emu, provider)) == 1
+        client.undeploy(done)
+
+
+# Fireworks' deployment is one create; Together's retry finds the deployment a lost answer
+# made (by its name) and routes it, so there the deploy succeeds (the test above).
+@pytest.mark.parametrize("provider", ["fireworks"])
+def test_a_deploy_that_never_answers_is_still_listed_and_stoppable(
+    emu: Emulator, provider: str,
+) -> None:
+    with client_for(emu, provider) as client:
+        done = succeeded(emu, client, provider)
+        # Every try creates the deployment and loses the answer.
+        emu.faults.schedule("drop", provider=provider, method="POST",
+                            path_contains="/deployments", times=50)
+        with pytest.raises(TuneportError):
+            client.deploy(done)
+        emu.faults.clear()
+        assert len(running_deployments(emu, provider)) == 1  # made once, never twice
+        listed = client.endpoints()
+        assert [e.job_id for e in listed] == [done.id]  # the ledger kept it
+        assert client.undeploy(done).state is EndpointState.NOT_DEPLOYED
+        assert running_deployments(emu, provider) == []
+        assert client.endpoints() == []
 
 
 def test_stop_after_deadline_warns_and_stop_expired_stops(

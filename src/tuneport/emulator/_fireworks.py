@@ -542,7 +542,8 @@ def routes(state: EmulatorState) -> list[Route]:
         (dpo_jobs + "/{name}", ["DELETE"], dpo_delete, False),
         (dpo_jobs + "/{name}", ["POST"], dpo.dpo_job_action, False),
         (acct + "/models/{model_id}", ["GET"], _get_model, False),
-        (acct + "/deployments", ["POST"], _create_deployment, False),
+        # A deployment bills like a job: its create may also lose its answer ("drop").
+        (acct + "/deployments", ["POST"], _create_deployment, True),
         (acct + "/deployments", ["GET"], _lister("deployment", _deployment_view), False),
         (acct + "/deployments/{deployment_id}", ["GET"], deployment_get, False),
         (acct + "/deployments/{deployment_id}", ["DELETE"], deployment_delete, False),

@@ -492,4 +492,7 @@ def routes(state: EmulatorState) -> list[Route]:
         (proj + "/configs", ["GET"], _list_configs),
         ("/v1/chat/completions", ["POST"], _chat),
     ]
-    return [make_route(state, P, path, methods, handler) for path, methods, handler in table]
+    # Creating a deployment starts billing, like a job: its answer may be lost ("drop").
+    return [make_route(state, P, path, methods, handler,
+                       creates_job=handler is _create_deployment)
+            for path, methods, handler in table]
