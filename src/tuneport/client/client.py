@@ -11,6 +11,8 @@ model, render), :mod:`tuneport.client.submission` (upload and create exactly onc
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 import uuid
@@ -182,6 +184,7 @@ class Client:
         with self._lock:
             if self._ledger is None:
                 self._ledger = Ledger.in_home(self.settings.home)
+                _owner_only(Path(self.settings.home).expanduser(), self._ledger.path)
             return self._ledger
 
     def adapter(self, provider: str | None = None) -> Provider:
@@ -689,3 +692,15 @@ class Client:
     ) -> None:
         self.close()
 
+
+def _owner_only(home: Path, ledger: Path) -> None:
+    """The home 0700 and the ledger (with its WAL files) 0600, whatever the umask.
+
+    The ledger names every dataset, job and deployment; the home holds copies of data.
+    """
+    for path, mode in ((home, 0o700), (ledger, 0o600),
+                       (ledger.with_name(ledger.name + "-wal"), 0o600),
+                       (ledger.with_name(ledger.name + "-shm"), 0o600)):
+        with contextlib.suppress(OSError):  # a missing WAL file, a read-only mount
+            if path.exists() and path.stat().st_mode & 0o777 != mode:
+                os.chmod(path, mode)

@@ -9,7 +9,6 @@ renders the provider's files into a temporary folder that lives while the block 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -98,13 +97,16 @@ def prepare(
     spec = _spec(provider_model, canonical, method=method, epochs=epochs,
                  learning_rate=learning_rate, batch_size=batch_size, lora_rank=lora_rank,
                  beta=beta, suffix=suffix, wandb=wandb, provider_options=provider_options)
-    with tempfile.TemporaryDirectory(prefix="tuneport-render-") as tmp:
-        rendered = _render(ds, name, Path(tmp) / "train", provider_model)
+    from tuneport.dataset._scratch import render_scratch
+
+    # Removed after success or failure; folders left by a killed process go at the next start.
+    with render_scratch() as tmp:
+        rendered = _render(ds, name, tmp / "train", provider_model)
         from tuneport.dataset._preference import check_method_format
 
         check_method_format(method, rendered.format)  # before anything is uploaded
         vrendered = (
-            _render(vds, name, Path(tmp) / "validation", provider_model)
+            _render(vds, name, tmp / "validation", provider_model)
             if vds is not None else None
         )
         yield Prepared(name, adapter, spec, rendered, vrendered)

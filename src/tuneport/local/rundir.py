@@ -34,6 +34,7 @@ __all__ = [
     "RunDir",
     "check_job_id",
     "home_scope",
+    "private_dir",
     "runs_root",
     "tuneport_home",
     "utcnow",
@@ -73,6 +74,23 @@ def tuneport_home() -> Path:
     return Path(platformdirs.user_data_dir("tuneport", appauthor=False))
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and the home above it) readable by its owner only, whatever the umask.
+
+    Run folders hold copies of the training data and the weights learnt from it; the home
+    holds the ledger. Folders between the home and ``path`` get 0700 too; an existing
+    folder is tightened (a home made 0755 by an older version).
+    """
+    home = tuneport_home()
+    chain = [path, *path.parents]
+    inside = [p for p in chain if p == home or home in p.parents]
+    for folder in reversed(inside or [path]):
+        folder.mkdir(mode=0o700, exist_ok=True, parents=True)
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
+    return path
+
+
 def runs_root() -> Path:
     """Where local runs live: ``TUNEPORT_HOME/runs``."""
     return tuneport_home() / "runs"
@@ -84,8 +102,11 @@ def utcnow() -> datetime:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that readers see either the old or the new document, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write JSON so that readers see either the old or the new document, never half.
+
+    The file is 0600 (``mkstemp``) in a folder made private by :func:`private_dir`.
+    """
+    private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -218,7 +239,7 @@ class RunDir:
     def append_event(self, message: str, *, type: str, level: str = "info",
                      step: int | None = None, **data: Any) -> None:
         """Append one event line (appends of one short line are atomic on POSIX)."""
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path)
         record = {
             "created_at": utcnow().isoformat(),
             "level": level,
@@ -227,7 +248,8 @@ class RunDir:
             "step": step,
             "data": data,
         }
-        with self.events_path.open("a", encoding="utf-8") as fh:
+        fd = os.open(self.events_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
 
     def read_events(self) -> list[dict[str, Any]]:

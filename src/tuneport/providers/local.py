@@ -48,6 +48,7 @@ from tuneport.local.config import config_from_spec
 from tuneport.local.rundir import (
     RunDir,
     home_scope,
+    private_dir,
     runs_root,
     tuneport_home,
     utcnow,
@@ -80,7 +81,10 @@ _ACTIVE = ("queued", "running", "cancelling")
 # leak; a finished one is a zombie until reaped). So a short-lived shim starts it in a
 # new session, prints its pid and exits; the trainer is then re-parented to init.
 _DETACH = (
-    "import subprocess, sys\n"
+    "import os, subprocess, sys\n"
+    # Everything the trainer writes (log, checkpoints, weights) is learnt from user data:
+    # owner-only whatever the caller's umask.
+    "os.umask(0o077)\n"
     "log = open(sys.argv[1], 'ab')\n"
     "p = subprocess.Popen(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT,"
     " stdin=subprocess.DEVNULL, start_new_session=True)\n"
@@ -273,9 +277,10 @@ class LocalProvider(Provider):
             raise DatasetError(f"Rendered dataset not found: {source}")
         target = tuneport_home() / "files" / f"{rendered.fingerprint}.jsonl"
         if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent)
             tmp = target.with_suffix(f".tmp{os.getpid()}")
             shutil.copyfile(source, tmp)
+            os.chmod(tmp, 0o600)  # a copy of the user's training data
             tmp.replace(target)
         return RemoteFile(provider="local", id=str(target), fingerprint=rendered.fingerprint,
                           n_bytes=target.stat().st_size, status="processed")
@@ -294,7 +299,9 @@ class LocalProvider(Provider):
         )
         config.devices = _device_count(spec.provider_options.get("devices", 1))
         rd = RunDir.for_job(job_id)
-        rd.path.mkdir(parents=True, exist_ok=False)
+        private_dir(rd.path.parent)
+        rd.path.mkdir(mode=0o700)  # exist_ok=False: a fresh id never reuses a folder
+        os.chmod(rd.path, 0o700)
         for name, remote in (("train.jsonl", file), ("validation.jsonl", validation_file)):
             if remote is None:
                 continue
@@ -306,6 +313,7 @@ class LocalProvider(Provider):
                 os.link(source, rd.path / name)
             except OSError:
                 shutil.copyfile(source, rd.path / name)
+            os.chmod(rd.path / name, 0o600)
         config.train_file = str(rd.path / "train.jsonl")
         if validation_file is not None:
             config.validation_file = str(rd.path / "validation.jsonl")
