@@ -48,21 +48,54 @@ def _fail(exc: Exception, as_json: bool) -> typer.Exit:
     return fail(exc, as_json)
 
 
+def invalid_data_warning(file: Path, targets: list[str], model: str) -> str | None:
+    """A warning when ``file`` has validation errors for ``targets``, else ``None``.
+
+    The cost figures count what can be read, so they describe the dataset as it will be
+    once fixed; the user must not read them as the price of the data as it stands (a
+    provider refuses the file, or bills the corrected one).
+    """
+    from tuneport._exceptions import TuneportError
+    from tuneport.dataset import Dataset
+
+    try:
+        report = Dataset.from_jsonl(file).validate(targets, model=model, count_tokens=False,
+                                                   max_issues_per_code=1)
+    except (TuneportError, OSError):
+        return None  # the estimate itself reports what is wrong with the file or names
+    failing = {t: n for t, n in report.errors_by_target.items() if n}
+    if not failing:
+        return None
+    first = next((i for i in report.issues if i.severity == "error"), None)
+    where = f" (first: line {first.line}, {first.code})" if first is not None else ""
+    counts = ", ".join(f"{n} for {t}" for t, n in sorted(failing.items()))
+    return (f"{file} has validation errors ({counts}){where}. These figures assume the "
+            f"errors are fixed; see them all with `tuneport validate {file}`.")
+
+
+def _warn(message: str | None) -> None:
+    if message:
+        # stderr, so --json output on stdout stays one JSON object.
+        typer.echo(f"Warning: {message}", err=True)
+
+
 def _serving_text(row: CostEstimate) -> str:
     s = row.serving
     if s is None:
         return "-"
+    from tuneport.cost._money import usd_text
+
     if s.kind == "per_1m_tokens":
-        return f"${s.input_usd_per_1m}/${s.output_usd_per_1m} per 1M in/out"
+        return (f"{usd_text(s.input_usd_per_1m or 0)} in / {usd_text(s.output_usd_per_1m or 0)} "
+                "out per 1M tokens")
     gpus = f"{s.gpus}x {s.gpu}" if s.gpus and s.gpus > 1 else str(s.gpu)
-    return f"${s.usd_per_hour}/h ({gpus})"
+    return f"{usd_text(s.usd_per_hour or 0)}/hour ({gpus})"
 
 
 def _range_text(row: CostEstimate) -> str:
-    from tuneport.cost._plot import usd_text
+    from tuneport.cost._money import usd_range_text
 
-    low, high = row.training_usd.low, row.training_usd.high
-    return usd_text(low) if low == high else f"{usd_text(low)}-{usd_text(high)[1:]}"
+    return usd_range_text(row.training_usd.low, row.training_usd.high)
 
 
 def _hours_text(row: CostEstimate, wide: bool) -> str:
@@ -145,7 +178,8 @@ def print_comparison(result: Comparison, console: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from tuneport.cost._plot import option_label, usd_text
+    from tuneport.cost._money import usd_text
+    from tuneport.cost._plot import option_label
 
     wide = console.width >= 110
     methods = ", ".join(sorted({r.method for r in result.rows})) or "-"
@@ -170,9 +204,11 @@ def print_comparison(result: Comparison, console: Console) -> None:
         table.add_column("Serving", overflow="fold")
     table.add_column("Prices", no_wrap=True)
     for number, row in enumerate(result.rows, 1):
+        minimum = row.minimum_note
         cells = [
             str(number),
-            escape(option_label(row)),
+            # The per-job minimum is explained where its price stands, not in a footnote.
+            escape(option_label(row)) + (f"\n[dim]{escape(minimum)}[/]" if minimum else ""),
             usd_text(row.training_usd.expected),
             _range_text(row),
             _hours_text(row, wide),
@@ -217,7 +253,8 @@ def print_estimate(est: CostEstimate, console: Console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from tuneport.cost._plot import option_label, usd_text
+    from tuneport.cost._money import unit_price_text, usd_text
+    from tuneport.cost._plot import option_label
 
     epochs = f"{est.epochs} epoch" + ("" if est.epochs == 1 else "s")
     where = option_label(est) if est.kind == "self-hosted" else f"{est.provider} (hosted)"
@@ -243,7 +280,8 @@ def print_estimate(est: CostEstimate, console: Console) -> None:
         table.add_row(
             escape(line.label),
             _quantity_text(line.quantity, line.unit),
-            "-" if line.unit_price_usd is None else f"${line.unit_price_usd}",
+            "-" if line.unit_price_usd is None else unit_price_text(line.unit_price_usd,
+                                                                    line.unit),
             "-" if line.amount_usd is None else usd_text(line.amount_usd),
             "-" if line.as_of is None else line.as_of.isoformat(),
         )
@@ -281,6 +319,7 @@ def estimate_command(
         )
     except TuneportError as exc:
         raise _fail(exc, as_json) from None
+    _warn(invalid_data_warning(file, [provider], model))
     if as_json:
         typer.echo(json.dumps(est.to_dict()))
         return
@@ -323,6 +362,9 @@ def compare_command(
     except OSError as exc:
         raise _fail(TuneportError(f"Cannot write the chart to {plot}: {exc.strerror or exc}."),
                     as_json) from None
+    targets = sorted({r.provider for r in result.rows if r.kind == "hosted"}
+                     | ({"local"} if any(r.kind != "hosted" for r in result.rows) else set()))
+    _warn(invalid_data_warning(file, targets, model))
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
