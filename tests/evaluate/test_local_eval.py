@@ -73,3 +73,26 @@ def test_local_job_against_its_base_then_from_the_cache(trained: Any, tmp_path: 
     assert again.models["tuned"].metrics["token_f1"] == report.models["tuned"].metrics["token_f1"]
     html = report.to_html(tmp_path / "r.html")
     assert job.id in html.read_text()
+
+
+def test_the_demos_last_step_prints_intervals_and_writes_the_report(trained: Any) -> None:
+    import io
+    import re
+
+    from rich.console import Console
+
+    from tuneport.cli.demo import evaluate_tuned
+
+    client, job, held = trained
+    out = io.StringIO()
+    report = evaluate_tuned(client, job, held, Console(file=out, width=120))
+    text = out.getvalue()
+    assert "6. Evaluate" in text
+    assert "Evaluation: " in text  # the estimate, before anything ran
+    mean = report.models["tuned"].metrics["token_f1"]
+    assert f"{mean.mean:.3f} [{mean.ci_low:.3f}, {mean.ci_high:.3f}]" in text
+    found = re.search(r"HTML report\s+(\S+)", text)
+    assert found is not None
+    page = Path(found.group(1))
+    assert page.is_file()
+    assert page.name == "eval-report.html"
