@@ -64,8 +64,8 @@ def check_heldout_overlap(store: EvalStore, data: Any, *, allow_overlap: bool) -
         return
     if dataset.heldout_hashes:
         store.remember_heldout(dataset.heldout_hashes, f"split of {dataset!r}")
-    if allow_overlap:
-        return
+    if allow_overlap or not store.has_heldout():
+        return  # nothing to compare with: no need to read the data here
     lines: dict[str, list[int]] = {}
     for example in dataset.iter_examples():
         lines.setdefault(example_hash(example), []).append(example.line)

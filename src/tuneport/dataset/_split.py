@@ -4,8 +4,7 @@ Identical examples always land on the same side. The split is stratified by leng
 examples are ranked by size and each held-out example is drawn from its own band of that
 ranking, so the held-out set has the short and the long examples in the same proportions as
 the whole (a random split of a small set easily holds out only short ones, and then says
-little about the long). Seeded, so the same data and
-seed always give the same split.
+little about the long). Seeded, so the same data and seed always give the same split.
 """
 
 from __future__ import annotations

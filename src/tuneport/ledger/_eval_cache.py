@@ -77,6 +77,11 @@ class EvalStore:
             conn.execute("COMMIT")
             return conn.total_changes - before
 
+    def has_heldout(self) -> bool:
+        """Whether any example was ever held out (if not, no training data can overlap)."""
+        with self._connect() as conn:
+            return conn.execute("SELECT 1 FROM heldout_examples LIMIT 1").fetchone() is not None
+
     def heldout_among(self, hashes: Iterable[str]) -> dict[str, str]:
         """Which of ``hashes`` are held out, each with the source it was recorded from."""
         wanted = list(dict.fromkeys(hashes))
