@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import tuneport
-from tuneport.cost import plot_comparison
+from tuneport.cost import per_million_text, plot_comparison, usd_text
 
 
 def main() -> None:
@@ -33,8 +33,9 @@ def main() -> None:
                  else f"{row.gpus}x {row.gpu} @ {row.cloud}")
         usd = row.training_usd
         stale = "  (price over 120 days old)" if row.stale else ""
-        print(f"  {where:32} ${usd.expected:8.4f}  ${usd.low:.4f}-{usd.high:.4f}  "
-              f"as of {row.as_of}{stale}")
+        minimum = f"  {row.minimum_note}" if row.minimum_note else ""
+        print(f"  {where:32} {usd_text(usd.expected):>9}  {usd_text(usd.low)}-"
+              f"{usd_text(usd.high)}  as of {row.as_of}{stale}{minimum}")
     for skipped in result.skipped:
         where = f"{skipped.provider} {skipped.gpu}" if skipped.gpu else skipped.provider
         print(f"  left out: {where}: {skipped.reason}")
@@ -44,7 +45,9 @@ def main() -> None:
         name = cheapest.provider if cheapest.gpu is None else f"{cheapest.gpu} @ {cheapest.cloud}"
         print(f"\nWhy {name} costs what it does:")
         for line in cheapest.lines:
-            price = f" x ${line.unit_price_usd}" if line.unit_price_usd is not None else ""
+            price = ("" if line.unit_price_usd is None
+                     else f" x {per_million_text(line.unit_price_usd)}" if line.unit == "tokens"
+                     else f" x {usd_text(line.unit_price_usd)} per {line.unit.rstrip('s')}")
             print(f"  {line.label}: {line.quantity:,} {line.unit}{price}")
         for text in cheapest.assumptions:
             print(f"  assumes {text}")
@@ -52,10 +55,11 @@ def main() -> None:
     # One provider in detail through a client: serving is billed separately from training.
     client = tuneport.Client(provider="openai")
     est = client.estimate(ds, model="gpt-4o-mini", epochs="auto")
-    print(f"\nOpenAI gpt-4o-mini, auto epochs -> {est.epochs}: ${est.training_usd.expected:.4f}")
+    print(f"\nOpenAI gpt-4o-mini, auto epochs -> {est.epochs}: "
+          f"{usd_text(est.training_usd.expected)}")
     if est.serving is not None:
-        print(f"  serving: ${est.serving.input_usd_per_1m} in / ${est.serving.output_usd_per_1m} "
-              "out per 1M tokens")
+        print(f"  serving: {per_million_text(est.serving.input_usd_per_1m or 0)} in, "
+              f"{per_million_text(est.serving.output_usd_per_1m or 0)} out")
     for note in est.notes:
         print(f"  note: {note}")
 

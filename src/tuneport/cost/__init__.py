@@ -5,6 +5,7 @@
   fits, cheapest first.
 * :func:`plot_comparison` / :func:`comparison_figure` - a bar chart of a comparison (PNG or
   matplotlib figure; needs ``tuneport[plot]``).
+* :func:`usd_text`, :func:`per_million_text` ... - money written one way everywhere.
 * Pure formulas (:func:`auto_epochs`, :func:`billed_tokens`, :func:`training_flops`,
   :func:`memory_fit` ...) and the estimators on :class:`TokenCounts`
   (:func:`hosted_estimate`, :func:`self_hosted_estimate`) for checking by hand.
@@ -26,6 +27,7 @@ from tuneport.cost._hosted import (
     truncate,
 )
 from tuneport.cost._hosted_estimate import hosted_estimate
+from tuneport.cost._money import per_million_text, unit_price_text, usd_range_text, usd_text
 from tuneport.cost._plot import comparison_figure, plot_comparison
 from tuneport.cost._selfhosted import (
     GPU_COUNTS,
@@ -72,6 +74,7 @@ __all__ = [
     "measured_mfu",
     "memory_fit",
     "parse_gpu_spec",
+    "per_million_text",
     "plot_comparison",
     "read_runs",
     "resolve_epochs",
@@ -82,4 +85,7 @@ __all__ = [
     "training_flops",
     "training_hours",
     "truncate",
+    "unit_price_text",
+    "usd_range_text",
+    "usd_text",
 ]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneport._exceptions import UnsupportedFeatureError
+from tuneport.cost._money import usd_text
 from tuneport.cost._types import Comparison, CostEstimate
 
 __all__ = ["comparison_figure", "option_label", "plot_comparison", "usd_text"]
@@ -15,20 +16,6 @@ _RENTED = "#457b9d"
 _CHEAPEST = "#e76f51"
 # A linear axis hides a $0.02 option next to a $14 one; past this spread use a log axis.
 _LOG_SPREAD = 30.0
-
-
-def usd_text(value: Any) -> str:
-    """Dollars for people: whole dollars from $100, cents from $1, else 4 decimals."""
-    amount = float(value)
-    if amount >= 100:
-        return f"${amount:,.0f}"
-    if amount >= 1:
-        return f"${amount:,.2f}"
-    if amount == 0:
-        return "$0"
-    if amount < 0.0001:
-        return "<$0.0001"
-    return f"${amount:.4f}".rstrip("0")
 
 
 def option_label(row: CostEstimate) -> str:

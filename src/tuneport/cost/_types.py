@@ -223,6 +223,23 @@ class CostEstimate(_Frozen):
         count = f"{self.gpus}x " if self.gpus and self.gpus > 1 else ""
         return f"{count}{self.gpu} @ {self.cloud}"
 
+    @property
+    def minimum_note(self) -> str | None:
+        """Why the price is the provider's per-job minimum, when it is (else None).
+
+        ``minimum $3.00 per job (the tokens alone: $0.0055)``: without it a $3.00 row beside
+        $0.005 rows looks like a mistake.
+        """
+        from tuneport.cost._money import usd_text
+
+        minimum = next((line.amount_usd for line in self.lines
+                        if line.unit == "job" and line.amount_usd is not None), None)
+        if minimum is None:
+            return None
+        tokens = sum((line.amount_usd for line in self.lines
+                      if line.unit == "tokens" and line.amount_usd is not None), Decimal(0))
+        return f"minimum {usd_text(minimum)} per job (the tokens alone: {usd_text(tokens)})"
+
     def to_row(self) -> dict[str, Any]:
         """One row of ``tuneport compare --json``."""
         return {
@@ -297,11 +314,15 @@ class Comparison(_Frozen):
         # A plain-text table for print(); the CLI draws the rich one.
         lines = [f"{self.model}: {self.examples:,} examples, {self.tokens:,} tokens - "
                  "training cost, cheapest first"]
+        from tuneport.cost._money import usd_range_text, usd_text
+
         for i, row in enumerate(self.rows, 1):
             usd = row.training_usd
+            minimum = row.minimum_note
             lines.append(
-                f"{i:>3}. {row.label:<34} ${usd.expected:.4f}  "
-                f"(${usd.low:.4f}-${usd.high:.4f})  prices of {row.as_of}"
+                f"{i:>3}. {row.label:<34} {usd_text(usd.expected):>9}  "
+                f"({usd_range_text(usd.low, usd.high)})  prices of {row.as_of}"
+                + (f"  {minimum}" if minimum else "")
             )
         lines.extend(f"  left out: {s.provider}{' ' + s.gpu if s.gpu else ''}: {s.reason}"
                      for s in self.skipped)
