@@ -297,3 +297,21 @@ def test_nan_free_json_text(rule_server: RuleServer) -> None:
     text = report.to_json_text()
     assert "NaN" not in text
     assert math.isnan(report.models["tuned"].metrics["contains"].mean)
+
+
+def test_async_client_evaluates_in_a_worker_thread(rule_server: RuleServer) -> None:
+    import asyncio
+
+    from tuneport.client.client import AsyncClient
+
+    records = chat_records(3)
+    answers_for(rule_server, records)
+    url = rule_server.url
+
+    async def run() -> Any:
+        async with AsyncClient() as client:
+            return await client.evaluate((url, "good"), records, baseline=(url, "bad"),
+                                         metrics=["exact_match"])
+
+    report = asyncio.run(run())
+    assert report.pairwise["exact_match"].wins == 3
