@@ -48,7 +48,7 @@ DATA = Path(__file__).parents[2] / "examples" / "data"
 @pytest.mark.parametrize(("name", "fmt", "ok_targets"), [
     ("chat_small.jsonl", "chat", {"openai", "together", "fireworks", "local"}),
     ("prompt_completion.jsonl", "completion", {"together", "fireworks", "local"}),
-    ("preference.jsonl", "preference", {"openai", "together", "fireworks"}),
+    ("preference.jsonl", "preference", {"openai", "together", "fireworks", "local"}),
     ("bad.jsonl", "mixed", set()),
 ])
 def test_sample_datasets(name: str, fmt: str, ok_targets: set[str]) -> None:

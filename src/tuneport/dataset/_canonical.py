@@ -13,6 +13,7 @@ from tuneport.dataset._examples import (
     PreferenceExample,
     TextExample,
 )
+from tuneport.dataset._preference import canonical_preference, is_common_shape
 
 __all__ = ["build_example"]
 
@@ -51,6 +52,8 @@ def build_example(obj: dict[str, Any], fmt: str, line: int) -> Example:
         return CompletionExample(prompt=obj["prompt"], completion=obj["completion"], line=line)
     if fmt == "text":
         return TextExample(text=obj["text"], line=line)
+    if is_common_shape(obj):
+        obj = canonical_preference(obj)
     inp = obj["input"]
     tools = inp.get("tools")
     return PreferenceExample(

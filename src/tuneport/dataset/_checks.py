@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tuneport.dataset._codes import Severity
+from tuneport.dataset._preference import canonical_preference, is_common_shape
 from tuneport.dataset._targets import KNOWN_ROLES, TargetRules
 
 __all__ = ["RecordChecker", "detect_format", "joined_text"]
@@ -31,6 +32,8 @@ def detect_format(obj: dict[str, Any]) -> str | None:
     if "messages" in obj:
         return "chat"
     if "input" in obj or "preferred_output" in obj or "non_preferred_output" in obj:
+        return "preference"
+    if "chosen" in obj or "rejected" in obj:  # the prompt/chosen/rejected preference shape
         return "preference"
     if "prompt" in obj or "completion" in obj:
         return "completion"
@@ -347,6 +350,12 @@ class RecordChecker:
         return cid
 
     def _preference(self, obj: dict[str, Any], line: int, texts: list[str]) -> int:
+        if is_common_shape(obj):
+            if "prompt" not in obj:
+                self.add(line, "missing_key", "Missing 'prompt': a prompt/chosen/rejected line "
+                         "needs all three keys.", self.all)
+                return -1
+            obj = canonical_preference(obj)  # checked (and reported) in OpenAI's shape
         self._unknown_keys(obj, PREF_KEYS, line, "")
         inp = obj.get("input")
         if inp is None:
@@ -366,9 +375,9 @@ class RecordChecker:
             return -1
         last = inp["messages"][-1]
         if last.get("role") == "assistant":
-            self.add(line, "invalid_preference", "The last input message is an assistant "
-                     "message; the input must end with the user turn the outputs answer.",
-                     self.all)
+            self.add(line, "preference_prompt_ends_with_assistant", "The last input message is "
+                     "an assistant message; the input must end with the user turn the outputs "
+                     "answer. Move that reply into the outputs or drop it.", self.all)
         for key in ("preferred_output", "non_preferred_output"):
             out = obj.get(key)
             if out is None:
@@ -384,11 +393,16 @@ class RecordChecker:
             if type(content) is list:
                 content = joined_text(content)
             if type(content) is not str or not content or content.isspace():
-                self.add(line, "invalid_preference", f"{key!r}[0] needs non-empty text "
-                         "content.", self.all)
+                self.add(line, "empty_preference_output", f"{key!r}[0] needs non-empty text "
+                         "content: a side with nothing to prefer teaches nothing.", self.all)
                 return -1
             texts.append(content)
             self.roles.append("assistant")
+        if texts[-1] == texts[-2]:
+            self.add(line, "identical_preference_outputs", "preferred_output and "
+                     "non_preferred_output are the same reply, so the pair prefers nothing; "
+                     "make the rejected reply the worse answer or drop the line.", self.all)
+            return -1
         return n + 2
 
 

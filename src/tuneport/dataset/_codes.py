@@ -59,6 +59,11 @@ _ALL = (
     CodeInfo("unsupported_tools", "error", "Tools or tool calls on a target without tools."),
     CodeInfo("unsupported_content_part", "error", "A content part type the target does not take."),
     CodeInfo("invalid_preference", "error", "A preference pair that is not one assistant reply."),
+    CodeInfo("empty_preference_output", "error", "A preference side whose reply is empty."),
+    CodeInfo("identical_preference_outputs", "error",
+             "The preferred and the rejected reply are the same."),
+    CodeInfo("preference_prompt_ends_with_assistant", "error",
+             "A preference prompt whose last turn is an assistant message."),
     # The whole file, per target.
     CodeInfo("unsupported_format", "error", "The target does not train on this format."),
     CodeInfo("empty_dataset", "error", "No usable example in the file."),
@@ -66,6 +71,8 @@ _ALL = (
     CodeInfo("too_many_examples", "error", "More examples than the target's maximum."),
     CodeInfo("file_too_large", "error", "The file is larger than the target accepts."),
     CodeInfo("too_many_tokens", "warning", "An example longer than the model's limit."),
+    CodeInfo("preference_too_long", "warning",
+             "A preference pair whose longer side (prompt + one reply) exceeds the limit."),
 )
 
 CODES: dict[str, CodeInfo] = {info.code: info for info in _ALL}

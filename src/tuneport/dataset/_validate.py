@@ -200,6 +200,9 @@ class _Chunk:
     fixed: list[list[int]] = field(default_factory=list)  # per exact group: overhead tokens
     approx_fixed: list[int] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
+    # Preference pairs: their last two texts are the two replies. The model reads each side
+    # (prompt + one reply) as one sequence, so a pair's length limit applies per side.
+    pairs: list[bool] = field(default_factory=list)
 
 
 class _Engine:
@@ -236,10 +239,11 @@ class _Engine:
         return _Chunk(fixed=[[] for _ in self.groups])
 
     def add_example(self, line: int, n_messages: int, names: int, roles: list[str],
-                    texts_end: int) -> None:
+                    texts_end: int, pair: bool = False) -> None:
         c = self.chunk
         c.lines.append(line)
         c.ends.append(texts_end)
+        c.pairs.append(pair)
         for g, fixed in zip(self.groups, c.fixed, strict=True):
             k = g.counter
             n = k.per_example + n_messages * k.per_message + names * k.per_name
@@ -275,6 +279,7 @@ class _Engine:
         texts = chunk.texts
         # (tally, counts, low bounds, high bounds) per target, one entry per example.
         columns: list[tuple[_Tally, list[int], list[int], list[int]]] = []
+        sides_of: dict[int, list[int]] = {}  # per exact tally: each pair's longer side
         for g, fixed, (slots, todo, parts) in zip(self.groups, chunk.fixed, submitted,
                                                    strict=True):
             lens = g.resolve(slots, todo, parts)
@@ -283,6 +288,12 @@ class _Engine:
             for end, base in zip(chunk.ends, fixed, strict=True):
                 ns.append(base + sum(lens[start:end]))
                 start = end
+            if any(chunk.pairs):
+                # The longer side of a pair: all but the shorter reply (and its message).
+                sides = [n - min(lens[end - 2], lens[end - 1]) - g.counter.per_message
+                         if pair else n
+                         for n, end, pair in zip(ns, chunk.ends, chunk.pairs, strict=True)]
+                sides_of.update({id(tally): sides for tally in g.tallies})
             columns.extend((tally, ns, ns, ns) for tally in g.tallies)
         if self.approx:
             estimate = ApproxCounter.estimate
@@ -307,7 +318,7 @@ class _Engine:
             columns.extend((tally, mids, lows, highs) for tally in self.approx)
         over: list[tuple[int, int, int, int, _Tally]] = []
         for tally, ns, lows, highs in columns:
-            self._record(tally, chunk.lines, ns, lows, highs, over)
+            self._record(tally, chunk.lines, ns, lows, highs, over, sides_of.get(id(tally)))
         # Issues in line order (then target order), as if each example were finished alone:
         # the first N kept per code must not depend on where chunks or byte ranges end.
         over.sort(key=lambda x: (x[0], x[1]))
@@ -315,6 +326,13 @@ class _Engine:
             s = tally.stats
             who = tally.rules.model or tally.rules.target
             amount = f"{n} tokens" if s.exact else f"at least {low} tokens (estimated)"
+            if s.exact and low != n:  # a preference pair: its longer side is over
+                self.collector.add(
+                    line, "preference_too_long",
+                    f"The pair's longer side (prompt + one reply) has {low} tokens; {who} "
+                    f"takes at most {s.limit} per sequence and cuts the rest. Shorten the "
+                    "prompt or the longer reply.", (tally.rules.target,))
+                continue
             self.collector.add(
                 line, "too_many_tokens",
                 f"The example has {amount}; {who} takes at most {s.limit} per example and "
@@ -323,8 +341,13 @@ class _Engine:
             )
 
     def _record(self, tally: _Tally, lines: list[int], ns: list[int], lows: list[int],
-                highs: list[int], over: list[tuple[int, int, int, int, _Tally]]) -> None:
-        """Add one chunk's counts to a target's statistics; note the examples over limit."""
+                highs: list[int], over: list[tuple[int, int, int, int, _Tally]],
+                sides: list[int] | None = None) -> None:
+        """Add one chunk's counts to a target's statistics; note the examples over limit.
+
+        ``sides``: what the limit applies to when it is not the whole example (the longer
+        side of each preference pair).
+        """
         s = tally.stats
         s.examples += len(ns)
         s.total += sum(ns)
@@ -336,9 +359,10 @@ class _Engine:
             tally.billed += sum(ns)
         else:
             tally.billed += sum(map(min, ns, repeat(limit)))
-            if max(lows) > limit:
+            basis = sides if sides is not None else lows
+            if max(basis) > limit:
                 order = self.order[tally.rules.target]
-                for line, n, low in zip(lines, ns, lows, strict=True):
+                for line, n, low in zip(lines, ns, basis, strict=True):
                     if low > limit:
                         s.over_limit += 1
                         over.append((line, order, n, low, tally))
@@ -472,7 +496,8 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
                 continue
             examples += 1
             if engine.count:
-                add_example(line, n, checker.names, checker.roles, len(texts))
+                add_example(line, n, checker.names, checker.roles, len(texts),
+                            fmt == "preference")
             else:
                 del texts[start:]
     finally:
