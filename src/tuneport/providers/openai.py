@@ -204,9 +204,9 @@ class OpenAIProvider(Provider):
         """
         path = rendered.path
         part_bytes = self.upload_part_bytes or UPLOAD_PART_BYTES
-        md5 = _transfers.file_digest(path, "md5")
         report = _upload_progress.reporter(self.name, path.name, size, "parts")
-        report(0)
+        report(0)  # before hashing: the md5 of a few GB takes a while, the display starts now
+        md5 = _transfers.file_digest(path, "md5")
         with self._errors("starting the upload (Uploads API)"):
             upload = self._client.uploads.create(
                 bytes=size, filename=path.name, mime_type="text/jsonl", purpose="fine-tune"

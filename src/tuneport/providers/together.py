@@ -229,6 +229,7 @@ class TogetherProvider(Provider):
         from tuneport.providers._together_multipart import upload_multipart
 
         report = _upload_progress.reporter(self.name, rendered.path.name, size, "multipart")
+        report(0)  # before hashing: the sha256 of a few GB takes a while
         checksum = _transfers.file_digest(rendered.path, "sha256")
         existing: str | None = None
         with self._errors("uploading the training file in parts"):
