@@ -97,6 +97,8 @@ class RuleServer:
             digits = re.findall(r"\d+", text)
             right = self.answers.get(text, "?")
             return right if digits and int(digits[-1]) % 2 == 0 else right.split(",")[0]
+        if model == "tool":
+            return ""
         if model == "judge-first":
             return "A"
         if model == "judge":
@@ -107,6 +109,15 @@ class RuleServer:
             score_a, score_b = len(ref & a), len(ref & b)
             return "A" if score_a > score_b else "B" if score_b > score_a else "TIE"
         raise AssertionError(model)
+
+
+def message_for(model: str, content: str) -> dict[str, Any]:
+    """``tool``: the reply is a tool call (OpenAI's wire shape: arguments as a JSON string)."""
+    if model != "tool":
+        return {"role": "assistant", "content": content}
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"unit": "c", "city": "Paris"}'}}
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
 @pytest.fixture
@@ -132,7 +143,7 @@ def rule_server() -> Iterator[RuleServer]:
                 "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
                 "model": body["model"],
                 "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": content}}],
+                             "message": message_for(body["model"], content)}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
             }).encode()
             self.send_response(200)

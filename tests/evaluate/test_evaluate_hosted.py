@@ -315,3 +315,20 @@ def test_async_client_evaluates_in_a_worker_thread(rule_server: RuleServer) -> N
 
     report = asyncio.run(run())
     assert report.pairwise["exact_match"].wins == 3
+
+
+def test_tool_calls_through_the_openai_sdk(rule_server: RuleServer) -> None:
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    expected = {"id": "x", "type": "function", "function": {
+        "name": "get_weather", "arguments": json.dumps({"city": "Paris", "unit": "c"})}}
+    records = [{"messages": [{"role": "user", "content": "Weather in Paris?"},
+                             {"role": "assistant", "tool_calls": [expected]}],
+                "tools": tools}]
+    url = rule_server.url
+    report = Client().evaluate((url, "tool"), records, baseline=(url, "bad"))
+    assert report.metric_names == ["tool_call_match"]  # chosen from the data
+    assert report.models["tuned"].metrics["tool_call_match"].mean == 1.0
+    assert report.models["baseline"].metrics["tool_call_match"].mean == 0.0
+    assert rule_server.requests[0]["tools"] == tools  # the example's tools were sent
+    assert "get_weather" in (report.per_example[0].tuned_answer or "")
