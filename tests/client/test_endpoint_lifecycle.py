@@ -24,7 +24,7 @@ fireworks = pytest.importorskip("fireworks")
 
 from typer.testing import CliRunner  # noqa: E402
 
-from tuneport._exceptions import ProviderError, TuneportError  # noqa: E402
+from tuneport._exceptions import ConfigError, ProviderError, TuneportError  # noqa: E402
 from tuneport._models import EndpointState, Job  # noqa: E402
 from tuneport.cli import app  # noqa: E402
 from tuneport.client.client import AsyncClient, Client  # noqa: E402
@@ -179,6 +179,23 @@ def test_together_endpoint_is_project_qualified_routed_and_found_again(emu: Emul
         # A fresh client (a new process) finds the same endpoint by its qualified name.
         with client_for(emu, "together") as other:
             assert other.deploy(done).deployment_id == endpoint.deployment_id
+        client.undeploy(done)
+
+
+def test_together_asks_which_config_when_the_base_has_several(emu: Emulator) -> None:
+    with client_for(emu, "together") as client:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            job = client.fine_tune(records(), model="llama-3.1-70b-instruct", epochs=1)
+        emu.advance(200)
+        done = client.wait(job, poll=1)
+        with pytest.raises(ConfigError, match=r"several deployment configs.*gpu_count=2") as info:
+            client.deploy(done)
+        choice = str(info.value).split("configs for ", 1)[1].split(": ", 1)[1].split(" ")[0]
+        assert choice.startswith("cr_")
+        assert client.endpoints() == []  # refused before anything was created
+        endpoint = client.deploy(done, config=choice, wait=True, poll=10)
+        assert endpoint.state is EndpointState.READY
         client.undeploy(done)
 
 

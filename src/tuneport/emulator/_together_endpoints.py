@@ -99,14 +99,21 @@ def _public_view(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
-def _config(base: str) -> dict[str, Any]:
+def _gpu_counts(base: str) -> tuple[int, ...]:
+    # A 70B model has a config per GPU count, as the real catalog does: the official CLI
+    # then asks which one (or fails non-interactively), and so does tuneport.
+    return (2, 4) if MODELS[base][0] >= 70 else (1,)
+
+
+def _configs(base: str) -> list[dict[str, Any]]:
     mid = _base_id(base)
-    return {"id": _config_id(base), "projectId": PUBLIC_PROJECT,
-            "referenceModel": f"projects/{PUBLIC_PROJECT}/models/{mid}", "referenceModelId": mid,
-            "selectors": [{"key": "gpu_type", "value": "nvidia_h100_80gb_sxm"},
-                          {"key": "gpu_count", "value": "1"},
-                          {"key": "adapter_mode", "value": "dynamic"}],
-            "certifications": []}
+    return [{"id": _config_id(f"{base}:{n}" if n > 1 else base), "projectId": PUBLIC_PROJECT,
+             "referenceModel": f"projects/{PUBLIC_PROJECT}/models/{mid}",
+             "referenceModelId": mid,
+             "selectors": [{"key": "gpu_type", "value": "nvidia_h100_80gb_sxm"},
+                           {"key": "gpu_count", "value": str(n)},
+                           {"key": "adapter_mode", "value": "dynamic"}],
+             "certifications": []} for n in _gpu_counts(base)]
 
 
 def _qualified(name: str) -> str:
@@ -293,7 +300,7 @@ def _resolve_config(body: dict[str, Any], base: str) -> str:
                             "the model", param="config")
     path = CONFIG_PATH.match(config)
     cid = path.group(2) if path is not None else config
-    if cid != _config_id(base):
+    if cid not in {c["id"] for c in _configs(base)}:
         raise ApiError(400, f"Config {config} is not compatible with the model",
                        param="config")
     return cid
@@ -427,7 +434,8 @@ async def _list_configs(state: EmulatorState, request: Request) -> Any:
         reference = path.group(2)
     if not reference:
         raise ApiError(400, "referenceModel or referenceModelId is required")
-    return {"data": [_config(base) for base in MODELS if _base_id(base) == reference],
+    return {"data": [c for base in MODELS if _base_id(base) == reference
+                     for c in _configs(base)],
             "next_cursor": None}
 
 
