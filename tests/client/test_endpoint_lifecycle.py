@@ -197,6 +197,22 @@ def test_together_asks_which_config_when_the_base_has_several(emu: Emulator) -> 
         endpoint = client.deploy(done, config=choice, wait=True, poll=10)
         assert endpoint.state is EndpointState.READY
         client.undeploy(done)
+    ref = f"together:{done.id}"
+    again = cli_json("endpoint", ref, "--deploy", "--config", choice)
+    assert again["state"] in ("deploying", "ready")
+    assert cli_json("endpoint", ref, "--stop")["state"] == "not_deployed"
+
+
+@pytest.mark.parametrize("provider", DEDICATED)
+def test_an_unknown_deploy_option_is_a_clear_error(emu: Emulator, provider: str) -> None:
+    with client_for(emu, provider) as client:
+        done = succeeded(emu, client, provider)
+        with pytest.raises(TuneportError, match=r"does not know the deployment option.*colour"):
+            client.deploy(done, colour="blue")
+        assert client.endpoints() == []
+        result = CliRunner().invoke(app, ["endpoint", f"{provider}:{done.id}", "--stop"])
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
 
 
 def test_together_half_way_failure_removes_the_new_endpoint(emu: Emulator) -> None:

@@ -469,6 +469,9 @@ def endpoint_command(
         "endpoint commands warn and `tuneport endpoints --stop-expired` stops it."),
     stop: bool = typer.Option(
         False, "--stop", help="Stop the deployment (Together/Fireworks bill it by the hour)."),
+    config: str = typer.Option(
+        None, "--config", help="With --deploy on Together: the config (cr_...) when the base "
+        "model has several."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Show how to call a fine-tuned model (OpenAI-compatible base URL and model id)."""
@@ -479,8 +482,9 @@ def endpoint_command(
         if stop:
             endpoint = client.undeploy(job)
         elif deploy:
+            extra: dict[str, Any] = {"config": config} if config else {}
             endpoint = client.deploy(job, wait=wait, timeout=timeout,
-                                     stop_after=deadline(stop_after))
+                                     stop_after=deadline(stop_after), **extra)
         else:
             endpoint = client.endpoint(job)
         if as_json:

@@ -625,6 +625,8 @@ class FireworksProvider(Provider):
             raise UnsupportedFeatureError(
                 f"fireworks can only deploy a succeeded job; job {job.id} is {job.status.value}."
             )
+        _hosted.check_options(self.name, options, self._client.deployments.create,
+                              taken={"base_model", "deployment_id"}, what="deployment")
         deployment_id = self._deployment_id_for(job)
         try:
             with self._errors("creating the deployment"):

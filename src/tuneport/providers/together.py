@@ -715,6 +715,9 @@ class TogetherProvider(Provider):
             raise UnsupportedFeatureError(
                 f"together can only deploy a succeeded job; job {job.id} is {job.status.value}."
             )
+        _hosted.check_options(self.name, options, self._client.endpoints.deployments.create,
+                              taken={"endpoint_id", "project_id", "name", "model", "config",
+                                     "config_id", "autoscaling"}, what="deployment")
         project = self._require_project()
         autoscaling: Any = {"min_replicas": min_replicas,
                             "max_replicas": max_replicas if max_replicas is not None
