@@ -56,6 +56,7 @@ class Wire:
     folder: Path
     file_id: str = ""
     job_id: str = ""
+    preference_id: str = ""
 
     def tg(self, *args: str) -> Any:
         """Run ``tg ARGS --json``; the parsed output (None when it printed none)."""
@@ -164,13 +165,29 @@ def test_create_sft_full(wire: Wire) -> None:
     assert ours.json["training_type"] == {"type": "Full"}
 
 
+def _preference_file(wire: Wire) -> str:
+    # DPO trains on preference pairs; the service refuses a DPO job on chat data.
+    if not wire.preference_id:
+        path = wire.folder / "prefs.jsonl"
+        rows = [{"input": {"messages": [{"role": "user", "content": f"q{i}"}]},
+                 "preferred_output": [{"role": "assistant", "content": f"a{i}"}],
+                 "non_preferred_output": [{"role": "assistant", "content": "no"}]}
+                for i in range(12)]
+        path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        wire.preference_id = wire.tg("files", "upload", str(path), "--json")["id"]
+        wire.emu.advance(2)
+        wire.proxy.take()
+    return wire.preference_id
+
+
 def test_create_dpo_lora(wire: Wire) -> None:
     official, ours = _create_pair(
         # Not 1e-5: the CLI replaces its default rate with 1e-3 for LoRA when given 1e-5.
         wire, ["--training-method", "dpo", "--dpo-beta", "0.2", "--lora", "--lora-r", "8",
                "--lora-alpha", "16", "--learning-rate", "0.00002", "--suffix", "dpo"],
         FineTuneSpec(model=MODEL, method="dpo-lora", beta=0.2, lora_rank=8, lora_alpha=16,
-                     learning_rate=2e-5, suffix="dpo"), "k-dpo-lora")
+                     learning_rate=2e-5, suffix="dpo"), "k-dpo-lora",
+        file_id=_preference_file(wire))
     compare(official, ours, SUFFIX)
     assert ours.json["training_method"]["dpo_beta"] == 0.2  # was dropped before (wire test)
 
@@ -180,7 +197,7 @@ def test_create_dpo_full(wire: Wire) -> None:
         wire, ["--training-method", "dpo", "--dpo-beta", "0.1", "--lora=false",
                "--learning-rate", "0.00001", "--suffix", "dpofull"],
         FineTuneSpec(model=MODEL, method="dpo-full", beta=0.1, learning_rate=1e-5,
-                     suffix="dpofull"), "k-dpo-full")
+                     suffix="dpofull"), "k-dpo-full", file_id=_preference_file(wire))
     compare(official, ours, SUFFIX)
     assert ours.json["training_type"] == {"type": "Full"}
 
@@ -249,3 +266,59 @@ def test_estimate(wire: Wire) -> None:
     })
     assert ours.json["training_method"]["train_on_inputs"] == "auto"
     assert ours.json["n_evals"] == 2
+
+
+def _mutating(taken: list[Captured]) -> list[Captured]:
+    return [c for c in taken if c.method in ("POST", "PATCH", "DELETE")]
+
+
+def _deployed_pair(wire: Wire) -> tuple[list[Captured], list[Captured], Any, dict[str, str]]:
+    fid = RemoteFile(provider="together", id=wire.file_id)
+    theirs = wire.provider.create_job(fid, FineTuneSpec(model=MODEL, epochs=1), "k-dep-cli")
+    mine = wire.provider.create_job(fid, FineTuneSpec(model=MODEL, epochs=1), "k-dep-ours")
+    wire.emu.advance(150)
+    theirs, mine = wire.provider.get_job(theirs.id), wire.provider.get_job(mine.id)
+    wire.proxy.take()
+    # tg endpoints deploy MODEL --endpoint NAME --merge: a LoRA output deployed merged into
+    # its base (tuneport's flow); --traffic-weight 1 routes it, as tuneport does.
+    wire.tg("endpoints", "deploy", str(theirs.fine_tuned_model), "--endpoint", "my-endpoint",
+            "--merge", "--min-replicas", "1", "--max-replicas", "1", "--traffic-weight", "1",
+            "--json")
+    official = _mutating(wire.proxy.take())
+    endpoint = wire.provider.deploy(mine)
+    ours = _mutating(wire.proxy.take())
+    ids = {str(endpoint.deployment_id): official[-1].json["trafficSplit"][0]["deploymentId"],
+           ours[1].path.split("/")[5]: official[1].path.split("/")[5],
+           str(mine.raw["model_object_id"]): str(theirs.raw["model_object_id"]),
+           ours[-1].json["etag"]: official[-1].json["etag"]}
+    return official, ours, mine, ids
+
+
+def test_deploy_and_undeploy(wire: Wire) -> None:
+    official, ours, job, ids = _deployed_pair(wire)
+    # Reads differ on purpose and are not compared: the CLI resolves the model by listing
+    # the project's models (GET /v2/projects/{p}/models); tuneport reads the job's model
+    # object by the id the job reports, and first looks for its own endpoint by name.
+    assert [c.method for c in ours] == [c.method for c in official] == ["POST", "POST", "PATCH"]
+    names = {"name": "tuneport derives endpoint and deployment names from the job, so a "
+                     "second deploy finds them instead of creating a second billed one"}
+    compare(official[0], ours[0], names, ids=ids)
+    compare(official[1], ours[1], {
+        **names,
+        "model": "tuneport pins the revision of the job's model object (the CLI sends the "
+                 "bare model path, which means the latest revision)"}, ids=ids)
+    compare(official[2], ours[2], {}, ids=ids)
+
+    wire.tg("endpoints", "rm", official[1].path.split("/")[5], "--force", "--json")
+    official_rm = _mutating(wire.proxy.take())
+    wire.provider.undeploy(job)
+    ours_rm = _mutating(wire.proxy.take())
+    # tg endpoints rm --force first tries DELETE on the endpoint (refused while it holds a
+    # deployment), then unroutes, scales to zero and deletes in order; tuneport goes
+    # straight to the ordered teardown.
+    assert official_rm[0].method == "DELETE"
+    teardown = official_rm[1:]
+    assert [c.method for c in ours_rm] == [c.method for c in teardown] == [
+        "PATCH", "PATCH", "DELETE", "DELETE"]
+    for theirs, mine in zip(teardown, ours_rm, strict=True):
+        compare(theirs, mine, {}, ids=ids)

@@ -7,6 +7,7 @@ The routes the official SDKs call to read a provider's own catalog, which
 * Together ``GET /v2/public/inference-instance-types`` (``client.endpoints.hardware
   .list()``): instance types with ``priceCentsPerHour``; fine-tunable models and their
   limits are served by ``_together`` (``/v1/fine-tunes/models/supported`` and ``/limits``).
+  Also ``GET /v3/whoami``, the key's identity, which the official CLI reads first.
 * Fireworks ``GET /v1/accounts/fireworks/models`` (``client.models.list(account_id=
   "fireworks")``): base models with their tuning flags. Fireworks publishes no serving
   prices through its API.
@@ -46,10 +47,22 @@ async def _together_hardware(state: EmulatorState, request: Request) -> Any:
         for hid, gpu, count, memory, cents in _TOGETHER_HARDWARE]}
 
 
+async def _together_whoami(state: EmulatorState, request: Request) -> Any:
+    # The identity of a project API key (the SDK's WhoamiProjectAPIKey); the official CLI
+    # asks for it before any endpoint command. Every key here belongs to one project.
+    from tuneport.emulator._together_endpoints import PROJECT_SLUG
+
+    project = request.headers.get("x-together-project-id") or "emulator"
+    return {"type": "project_api_key", "api_key": {"id": "key_emulator"},
+            "organization": {"id": "org_emulator", "name": "Emulator"},
+            "project": {"id": project, "name": "Emulator project", "slug": PROJECT_SLUG}}
+
+
 def together_routes(state: EmulatorState) -> list[Route]:
     """Together's listing routes, relative to ``/together``."""
     return [make_route(state, "together", "/v2/public/inference-instance-types", ["GET"],
-                       _together_hardware)]
+                       _together_hardware),
+            make_route(state, "together", "/v3/whoami", ["GET"], _together_whoami)]
 
 
 async def _fireworks_models(state: EmulatorState, request: Request) -> Any:
