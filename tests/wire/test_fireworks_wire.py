@@ -166,3 +166,36 @@ def test_cancel(wire: Wire) -> None:
     # .../supervisedFineTuningJobs/{id}:cancel with an empty JSON object.
     compare(official("POST", f"{ACCT}/supervisedFineTuningJobs/{JOB}:cancel", {}),
             _one(wire.proxy.take(), "POST", ":cancel"), {}, ids={job_id: JOB})
+
+
+def test_deploy_and_undeploy(wire: Wire) -> None:
+    from fireworks.types.deployment_create_params import DeploymentCreateParams
+
+    wire.emu.advance(150)  # the jobs above finish (one was cancelled; start a fresh one)
+    job = wire.provider.create_job(_dataset(), FineTuneSpec(model=BASE, epochs=1), "k-dep")
+    wire.emu.advance(150)
+    job = wire.provider.get_job(job.id)
+    wire.proxy.take()
+    endpoint = wire.provider.deploy(job)
+    ours = [c for c in wire.proxy.take() if c.method != "GET"]
+    deployment = str(endpoint.deployment_id).rsplit("/", 1)[-1]
+    model = str(job.fine_tuned_model)
+    ids = {deployment: "my-deployment", model.rsplit("/", 1)[-1]: "my-model"}
+    # https://docs.fireworks.ai/fine-tuning/deploying-loras ("live merge": firectl deployment
+    # create accounts/<ACCOUNT>/models/<FT>, one LoRA served merged) and
+    # https://docs.fireworks.ai/api-reference/create-deployment: the deployment id is a
+    # query parameter, baseModel the fine-tuned model, a replica and one H100.
+    example = official("POST", f"{ACCT}/deployments", {
+        "baseModel": f"accounts/{ACCOUNT}/models/my-model", "minReplicaCount": 1,
+        "maxReplicaCount": 1, "acceleratorType": "NVIDIA_H100_80GB", "acceleratorCount": 1},
+        query={"deploymentId": ["my-deployment"]})
+    assert [c.method for c in ours] == ["POST"]  # live merge: no separate LoRA load
+    compare(example, ours[0], {}, ids=ids)
+    required, allowed = typed_keys(DeploymentCreateParams)
+    assert required <= set(ours[0].json) <= allowed
+
+    wire.provider.undeploy(job)
+    stop = [c for c in wire.proxy.take() if c.method != "GET"]
+    # https://docs.fireworks.ai/api-reference/delete-deployment
+    assert len(stop) == 1
+    compare(official("DELETE", f"{ACCT}/deployments/my-deployment"), stop[0], {}, ids=ids)
