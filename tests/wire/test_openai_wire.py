@@ -164,3 +164,15 @@ def test_cancel(wire: Wire) -> None:
     # https://platform.openai.com/docs/api-reference/fine-tuning/cancel
     compare(official("POST", f"/v1/fine_tuning/jobs/{JOB}/cancel"),
             _one(wire.proxy.take(), "POST", "/cancel"), {}, ids={job_id: JOB})
+
+
+def test_deploy_and_undeploy_send_nothing(wire: Wire) -> None:
+    # OpenAI serves fine-tuned models serverless (model=<fine_tuned_model> on
+    # /v1/chat/completions, https://platform.openai.com/docs/guides/supervised-fine-tuning):
+    # there is no deployment to create or delete, so neither call may reach the API with
+    # anything but reads.
+    job = wire.provider.get_job(_job(wire))
+    wire.proxy.take()
+    wire.provider.deploy(job)
+    wire.provider.undeploy(job)
+    assert [c.method for c in wire.proxy.take() if c.method != "GET"] == []
