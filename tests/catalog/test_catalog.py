@@ -108,8 +108,8 @@ def test_local_accepts_unlisted_models(empty_override: Path) -> None:
     entry = cat.resolve_model("local", "/models/my-llama")
     assert entry.known is False
     assert entry.params_b is None
-    assert set(entry.methods) == {"sft-lora", "sft-full", "sft-qlora"}
-    assert "dpo-lora" in entry.unsupported
+    assert set(entry.methods) == {"sft-lora", "sft-full", "sft-qlora", "dpo-lora", "dpo-full"}
+    assert entry.unsupported == {}
     listed = cat.resolve_model("local", "HuggingFaceTB/SmolLM2-135M-Instruct")
     assert listed.canonical == "smollm2-135m-instruct"
     assert listed.params_b == pytest.approx(0.1345)
@@ -124,7 +124,7 @@ def test_limits_and_availability(empty_override: Path) -> None:
     assert cat.provider("fireworks").limits.min_examples == 3
     assert cat.provider("fireworks").limits.max_examples == 3_000_000
     assert cat.provider("together").limits.requires_alternation is True
-    assert "preference" not in cat.provider("local").limits.formats
+    assert "preference" in cat.provider("local").limits.formats  # local DPO
     assert cat.provider("openai").new_jobs_until == date(2027, 1, 6)
     mini = cat.resolve_model("openai", "gpt-4o-mini")
     assert mini.training_available_until == date(2027, 1, 6)

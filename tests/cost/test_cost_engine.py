@@ -186,8 +186,8 @@ def test_unsupported_and_unknown(catalog: Catalog) -> None:
     with pytest.raises(UnsupportedFeatureError, match="no field to select it"):
         estimate(counts, provider="fireworks", model="llama-3.1-8b-instruct", method="full",
                  catalog=catalog, today=TODAY)
-    with pytest.raises(UnsupportedFeatureError, match="DPO is not implemented"):
-        estimate(counts, provider="local", model="llama-3.1-8b-instruct", method="dpo-lora",
+    with pytest.raises(UnsupportedFeatureError, match="QLoRA is not offered"):
+        estimate(counts, provider="fireworks", model="llama-3.1-8b-instruct", method="qlora",
                  catalog=catalog, today=TODAY)
     with pytest.raises(UnsupportedFeatureError, match="parameter count"):
         estimate(counts, provider="local", model="someone/unknown-model", catalog=catalog,

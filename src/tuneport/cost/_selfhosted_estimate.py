@@ -146,7 +146,9 @@ def self_hosted_estimate(
         CostLine(label="epochs", quantity=Decimal(n_epochs), unit="epochs"),
         CostLine(label="tokens processed", quantity=Decimal(processed[1]), unit="tokens"),
         CostLine(
-            label=f"FLOPs = {k:g} x {active:g}B x tokens", quantity=dec(flops_by[1]), unit="FLOP"
+            label=f"FLOPs = {k:g} x {active:g}B x tokens"
+            + (" + 2 x N x training tokens (reference pass)" if reference else ""),
+            quantity=dec(flops_by[1]), unit="FLOP",
         ),
         CostLine(
             label=f"compute hours at MFU {mfu.expected:.2f} of {peak:g} TFLOPS x {n_rent} GPU(s)",
