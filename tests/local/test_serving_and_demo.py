@@ -125,3 +125,8 @@ def test_demo_code_path_with_the_tiny_model(home: Path, tiny_data: Path, tiny_mo
                      "tuneport serve " + result["job"].id, "--enable-lora",
                      "more rented-GPU options"):
         assert expected in text
+    # A reply that stopped at the token limit says so (the random base model rambles on).
+    from tuneport.local.serving import LocalModel
+
+    base = LocalModel.from_job(result["job"].id).chat(heldout, max_tokens=60, use_adapter=False)
+    assert ("cut at the token limit" in text) == (base.finish_reason == "length")

@@ -30,6 +30,7 @@ _RENTED_ROWS_SHOWN = 5
 # The share of the data held out of training for step 6, and the reply budget there.
 _HELDOUT_SHARE = 0.1
 _EVAL_MAX_TOKENS = 48
+_ANSWER_MAX_TOKENS = 60
 
 
 def _display_path(path: Path) -> str:
@@ -133,28 +134,41 @@ def fine_tune(dataset: Any, *, model: str, epochs: int, learning_rate: float,
             progress.update(task, completed=current.progress or 0.0,
                             description=text if raw.get("total_steps") else "loading model")
 
-        job = client.wait(job, poll=1.0, max_poll=2.0, on_update=update)
+        # Off a terminal rich draws no bar until the end: a plain line every 10 s instead.
+        from tuneport.cli._progress import Heartbeat
+
+        with Heartbeat(console, lambda: f"   {progress.tasks[0].description}  "
+                                        f"{progress.tasks[0].percentage:.0f}%  "
+                                        f"{int(progress.tasks[0].elapsed or 0)} s"):
+            job = client.wait(job, poll=1.0, max_poll=2.0, on_update=update)
         progress.update(task, completed=1.0)
     return client, job
 
 
 def compare_answers(job: Any, messages: list[dict[str, Any]], console: Any) -> tuple[str, str]:
     """Step 4: the base and the fine-tuned model's answers to a held-out prompt."""
+    from rich.markup import escape
     from rich.table import Table
 
     from tuneport.local.serving import LocalModel
 
     model = LocalModel.from_job(job.id)
-    base = model.chat(messages, max_tokens=60, use_adapter=False).text
-    tuned = model.chat(messages, max_tokens=60).text
+    replies = [model.chat(messages, max_tokens=_ANSWER_MAX_TOKENS, use_adapter=False),
+               model.chat(messages, max_tokens=_ANSWER_MAX_TOKENS)]
     prompt = next(m["content"] for m in reversed(messages) if m["role"] == "user")
     table = Table(title=f"Held-out prompt: {prompt!r}", show_lines=True)
     table.add_column("Base model", ratio=1)
     table.add_column("Fine-tuned (LoRA)", ratio=1)
-    table.add_row(base, tuned)
+    # A reply cut by the token limit must not read as the model's whole answer.
+    table.add_row(*(escape(r.text) + (" [dim](cut at the token limit)[/]"
+                                      if r.finish_reason == "length" else "")
+                    for r in replies))
     console.print("[bold]4. Compare[/]")
     console.print(table)
-    return base, tuned
+    if any(r.finish_reason == "length" for r in replies):
+        console.print(f"   A reply marked (cut at the token limit) stopped at "
+                      f"{_ANSWER_MAX_TOKENS} new tokens, not where the model would have ended.")
+    return replies[0].text, replies[1].text
 
 
 def explain_serving(client: Any, job: Any, console: Any) -> None:

@@ -182,24 +182,32 @@ def _follow(client: Client, job: Job | str, *, timeout: float | None, poll: floa
     """``client.wait`` with a status line: job, status, elapsed time, latest event.
 
     On a terminal the line updates in place (the clock ticks between polls); in a log
-    (CI, a pipe) a line is printed whenever the status or the latest event changes.
+    (CI, a pipe) a line is printed whenever the status or the latest event changes, and
+    at least every 10 seconds in between (polls back off to a minute apart).
     """
     if quiet:
         return client.wait(job, timeout=timeout, poll=poll)
     console = _err()
     line = _StatusLine(client)
     if not console.is_terminal:
+        from tuneport.cli._progress import Heartbeat
+
         printed = {"key": ""}
 
-        def log(current: Job) -> None:
-            line.seen(current)
-            if line.key != printed["key"]:
-                printed["key"] = line.key
-                text = line.__rich__()
-                text.no_wrap, text.overflow = False, "fold"
-                console.print(text)
+        def folded() -> Text:
+            text = line.__rich__()
+            text.no_wrap, text.overflow = False, "fold"
+            return text
 
-        return client.wait(job, timeout=timeout, poll=poll, on_update=log)
+        with Heartbeat(console, folded) as beat:
+
+            def log(current: Job) -> None:
+                line.seen(current)
+                if line.key != printed["key"]:
+                    printed["key"] = line.key
+                    beat.print(folded())
+
+            return client.wait(job, timeout=timeout, poll=poll, on_update=log)
 
     from rich.live import Live
 
