@@ -128,3 +128,14 @@ def test_text_output_and_missing_credentials(emu: Emulator, overrides: Path) -> 
     unknown = runner.invoke(app, ["catalog", "verify", "--provider", "local", "--json"])
     assert unknown.exit_code == 2
     assert json.loads(unknown.stdout)["type"] == "UnknownProviderError"
+
+
+def test_the_example_runs(capsys: pytest.CaptureFixture[str], overrides: Path) -> None:
+    import runpy
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "catalog_verify.py"
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "6 fine-tunable models listed, 3 catalog models checked" in out
+    assert "Qwen/Qwen3-30B-A3B listed" in out
+    assert "max_tokens_per_example" not in out  # the lengths the emulator lists agree
