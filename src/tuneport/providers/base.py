@@ -86,6 +86,11 @@ class Provider(abc.ABC):
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     STATUS_MAP: ClassVar[Mapping[str, JobStatus]] = {}
 
+    #: How many times one request that is safe to repeat may be sent inside an adapter
+    #: call made of several requests (the parts of an upload). The Client sets it from its
+    #: RetryPolicy, so a failed part costs that part's retries, not the whole upload.
+    request_attempts: int = 1
+
     @classmethod
     def from_settings(cls, settings: ProviderSettings) -> Self:
         """Build the provider from its resolved settings (what the registry calls).
