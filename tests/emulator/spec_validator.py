@@ -78,6 +78,7 @@ NOT_IN_SPEC = {
     "openai": {
         "POST /chat/completions": "inference, outside the fine-tuning subset; shape from the "
                                   "SDK's ChatCompletion type",
+        "GET /models": "model listing (catalog verify); shape from the SDK's Model type",
     },
     "together": {
         "POST /v1/files/{file_id}/preprocess": "not in the spec (the 3.x SDK's upload flow, "
@@ -88,6 +89,9 @@ NOT_IN_SPEC = {
                                              "SDK's MultipartUploadManager reads it",
         "POST /v1/files/multipart/abort": "not in the spec (3.x SDK source)",
         "POST /v1/chat/completions": "inference, outside the fine-tuning subset",
+        "GET /v2/public/inference-instance-types": "hardware and prices (catalog verify): "
+                                                   "SDK 3.x HardwareListResponse",
+        "GET /v3/whoami": "the key's identity (the official CLI reads it): SDK WhoamiResponse",
         "POST /v2/projects/{project_id}/endpoints": "v2 endpoints: SDK 3.x types",
         "GET /v2/projects/{project_id}/endpoints": "v2 endpoints: SDK 3.x types",
         "GET /v2/projects/{project_id}/endpoints/{endpoint_id}": "v2 endpoints: SDK 3.x types",
@@ -109,6 +113,7 @@ NOT_IN_SPEC = {
     "fireworks": {
         "POST /v1/chat/completions": "inference, outside the fine-tuning subset",
         "GET /v1/accounts/{account_id}/models/{model_id}": "Gateway REST reference (models)",
+        "GET /v1/accounts/{account_id}/models": "Gateway REST reference (model list)",
         "POST /v1/accounts/{account_id}/deployments": "Gateway REST reference (deployments)",
         "GET /v1/accounts/{account_id}/deployments": "Gateway REST reference (deployments)",
         "GET /v1/accounts/{account_id}/deployments/{deployment_id}": "Gateway REST reference",

@@ -80,6 +80,7 @@ def _each_job(body: Any) -> object:
     return [_openai_job(item) for item in body["data"]]
 
 
+ACCOUNTS = "/v1/accounts/{account_id}"
 JOBS = "/v1/accounts/{account_id}/supervisedFineTuningJobs"
 DATASETS = "/v1/accounts/{account_id}/datasets"
 
@@ -217,3 +218,30 @@ def test_fireworks_answers_parse_as_sdk_types(emu: Emulator, train_file: Path) -
 def test_a_wrong_shape_is_caught() -> None:
     with pytest.raises(pydantic.ValidationError):
         TYPES[("together", "GET /v1/fine-tunes/{job_id}")]({"id": "ft-1"})
+
+
+def test_listing_answers_parse_as_sdk_types(emu: Emulator) -> None:
+    # What `tuneport catalog verify` and the official CLI read about a provider itself.
+    import openai.types as openai_types
+    import together.types as together_types
+    from fireworks.types import Model as FireworksModel
+    from together.types.endpoints import HardwareListResponse
+
+    checks: dict[tuple[str, str], Check] = {
+        ("openai", "GET /models"): _each(openai_types.Model),
+        ("together", "GET /v2/public/inference-instance-types"): _as(HardwareListResponse),
+        ("together", "GET /v3/whoami"): _as(together_types.WhoamiResponse),
+        ("fireworks", f"GET {ACCOUNTS}/models"): _each(FireworksModel, "models"),
+    }
+    oa.client(emu).models.list()
+    c = tg.client(emu)
+    c.endpoints.hardware.list()
+    c.get("/v3/whoami", cast_to=object)
+    fw.client(emu).models.list(account_id="fireworks")
+    seen = set()
+    for x in emu.exchanges:
+        key = (x.provider, _route(x))
+        assert key in checks, key
+        checks[key](x.body)
+        seen.add(key)
+    assert seen == set(checks)
