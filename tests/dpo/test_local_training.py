@@ -62,6 +62,19 @@ def test_dpo_lora_learns_a_separable_preference(local_provider: Any, pairs_file:
     assert "margin" in messages[-1]
     assert "accuracy" in messages[-1]
 
+    from typer.testing import CliRunner
+
+    from tuneport.cli import app
+
+    shown = CliRunner().invoke(app, ["metrics", f"local:{job.id}", "--json"])
+    assert shown.exit_code == 0, shown.output
+    rows = json.loads(shown.output)["metrics"]
+    assert [r["preference_accuracy"] for r in rows] == [p.preference_accuracy for p in points]
+    table = CliRunner().invoke(app, ["metrics", f"local:{job.id}"], terminal_width=200)
+    assert table.exit_code == 0, table.output
+    assert "margin" in table.output
+    assert "accuracy" in table.output
+
 
 def test_dpo_full_trains_against_reference_log_probs(local_provider: Any, pairs_file: Path,
                                                      tiny_model_path: Path) -> None:

@@ -23,7 +23,7 @@ app = typer.Typer(
 
 # Modules under tuneport.cli that define ``register(app)``.
 _COMMAND_MODULES: tuple[str, ...] = ("catalog", "cost", "emulate", "endpoints", "eval", "jobs",
-                                     "local", "validate")
+                                     "local", "metrics", "validate")
 
 
 def _register_all() -> None:
