@@ -117,7 +117,8 @@ def tally(emu: Emulator, outcomes: list[Outcome]) -> dict[str, Any]:
     return {"submissions": len(outcomes), "duplicates": duplicates, "lost": lost,
             "jobs_without_submission": orphans,
             "calls_repeated": sum(len(o.errors) for o in outcomes),
-            "why_repeated": dict(Counter(e.split(":")[0] for o in outcomes for e in o.errors)),
+            "why_repeated": dict(Counter(e.split(" failed")[0].split(" timed out")[0][:70]
+                                         for o in outcomes for e in o.errors)),
             "jobs": {p: len(records[p]) for p in PROVIDERS}}
 
 

@@ -26,12 +26,13 @@ model; ``model=`` is then ``accounts/<a>/models/<ft>#accounts/<a>/deployments/<d
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import SecretStr
 
@@ -65,6 +66,8 @@ if TYPE_CHECKING:
     from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["DEFAULT_ACCELERATOR", "DEFAULT_API_ROOT", "FireworksProvider"]
+
+T = TypeVar("T")
 
 DEFAULT_API_ROOT = "https://api.fireworks.ai"
 DEFAULT_INFERENCE_URL = "https://api.fireworks.ai/inference/v1"
@@ -114,6 +117,8 @@ DEPLOYMENT_STATES: dict[str, EndpointState] = {
     "DELETING": EndpointState.NOT_DEPLOYED,
     "DELETED": EndpointState.NOT_DEPLOYED,
 }
+#: States of an adopted deployment that deploy starts again with ``:undelete``.
+_RESTARTABLE = frozenset({"DELETED", "FAILED"})
 DEPLOYED_MODEL_STATES: dict[str, EndpointState] = {
     "DEPLOYING": EndpointState.DEPLOYING,
     "UPDATING": EndpointState.DEPLOYING,
@@ -242,15 +247,20 @@ class FireworksProvider(Provider):
         fmt: Any = "CHAT" if rendered.format in ("chat", "messages", "preference") else (
             "COMPLETION" if rendered.format == "completion" else "FORMAT_UNSPECIFIED"
         )
+        # Each request below is safe to repeat (a second create answers 409, a second
+        # upload sends the same bytes): a failed one is retried alone (tuneport's retry, not
+        # the SDK's, which would also repeat the 409 that means "already there").
         try:
-            with self._errors("creating the dataset"):
-                self._client.datasets.create(
-                    dataset_id=dataset_id,
-                    dataset={"user_uploaded": {}, "example_count": str(rendered.n_examples),
-                             "format": fmt},
-                )
+            self._request("creating the dataset", lambda: self._client.datasets.create(
+                dataset_id=dataset_id,
+                dataset={"user_uploaded": {}, "example_count": str(rendered.n_examples),
+                         "format": fmt},
+            ))
         except ConflictError:
-            current = self._dataset(dataset_id, rendered.fingerprint)
+            current = self._request(
+                f"reading dataset {dataset_id}",
+                lambda: self._dataset(dataset_id, rendered.fingerprint),
+            )
             if current.status == "READY":
                 return current
         size = rendered.path.stat().st_size
@@ -262,10 +272,25 @@ class FireworksProvider(Provider):
             return self._dataset(dataset_id, rendered.fingerprint)
         report = _upload_progress.reporter(self.name, rendered.path.name, size, "single")
         report(0)
-        with self._errors("uploading the dataset"), rendered.path.open("rb") as fh:
-            self._client.datasets.upload(dataset_id, file=(rendered.path.name, fh))
+        # Bytes, not an open file: a repeated request must send them again from the start.
+        content = rendered.path.read_bytes()
+        self._request("uploading the dataset", lambda: self._client.datasets.upload(
+            dataset_id, file=(rendered.path.name, content)
+        ))
         report.finish()
-        return self._dataset(dataset_id, rendered.fingerprint)
+        return self._request(
+            f"reading dataset {dataset_id}",
+            lambda: self._dataset(dataset_id, rendered.fingerprint),
+        )
+
+    def _request(self, action: str, send: Callable[[], T]) -> T:
+        """One request that is safe to repeat, retried alone (``request_attempts``)."""
+
+        def once() -> T:
+            with self._errors(action):
+                return send()
+
+        return _hosted.with_retries(once, attempts=self.request_attempts)
 
     def _upload_signed(self, dataset_id: str, path: Path, size: int) -> None:
         """``:getUploadEndpoint`` → ``PUT`` the bytes to the signed URL → ``:validateUpload``.
@@ -504,11 +529,13 @@ class FireworksProvider(Provider):
         return self.get_job(short)
 
     def find_job(self, idempotency_key: str) -> Job | None:
-        """A GET on the key-derived job id (supervised, then DPO)."""
+        """A GET on the key-derived job id (supervised, then DPO), each retried alone."""
         dpo_id = _fireworks_dpo.job_id_for(idempotency_key)
         for job_id in (self.job_id_for(idempotency_key), dpo_id):
             try:
-                return self.get_job(job_id)
+                return _hosted.with_retries(
+                    functools.partial(self.get_job, job_id), attempts=self.request_attempts
+                )
             except NotFoundError:
                 continue
         return None
@@ -640,8 +667,13 @@ class FireworksProvider(Provider):
         except ConflictError:
             pass  # made by an earlier call (or one whose answer was lost): adopt it
         with self._errors("reading the deployment"):
-            found = self._reader.deployments.get(deployment_id)
-        return self._endpoint(job, _hosted.dump(found))
+            found = _hosted.dump(self._reader.deployments.get(deployment_id))
+        if str(found.get("state")) in _RESTARTABLE:
+            # Undeploy soft-deletes: the id stays taken (a create answers 409) until it is
+            # purged, and Fireworks undeletes a DELETED or FAILED deployment in place.
+            with self._errors("undeleting the deployment"):
+                found = _hosted.dump(self._client.deployments.undelete(deployment_id, body={}))
+        return self._endpoint(job, found)
 
     def undeploy(self, job: Job) -> ModelEndpoint:
         """Delete the deployment :meth:`deploy` made for this job (harmless when none)."""

@@ -413,19 +413,42 @@ class TogetherProvider(Provider):
         self, file: RemoteFile, spec: FineTuneSpec, idempotency_key: str,
         validation_file: RemoteFile | None = None,
     ) -> Job:
-        """Create the job through the SDK (which also reads model limits and a price).
+        """Create the job the way the SDK's ``fine_tuning.create`` does, one request at a time.
 
-        No SDK retries: a lost response is adopted through :meth:`find_job`.
+        The SDK's ``create`` sends three requests: the model's limits, a price preview
+        (used only for its ``verbose`` printout) and the create. Here the limits are read
+        first with their own retries, the request is built by the SDK's own
+        ``create_finetune_request`` with ``create``'s own defaults, and the create is sent
+        alone with no SDK retries: a lost answer is adopted through :meth:`find_job`, and
+        a failed read never costs an attempt of the create.
         """
+        from together.lib.resources.fine_tuning import create_finetune_request
+        from together.lib.types.fine_tuning import FinetuneResponse
+
         kwargs = self.build_create_params(file, spec, idempotency_key, validation_file)
+        reader = self._client.with_options(max_retries=max(0, self.request_attempts - 1))
+        with self._errors(f"reading the limits of {spec.model}"):
+            limits = reader.fine_tuning.model_limits(model_name=str(kwargs["model"]))
+        defaults = {
+            name: param.default
+            for name, param in inspect.signature(self._client.fine_tuning.create).parameters.items()
+            if param.default is not inspect.Parameter.empty
+            and name not in ("verbose", "model_limits")
+        }
+        try:
+            request, _, _ = create_finetune_request(
+                model_limits=limits, **{**defaults, **kwargs}
+            )
+        except ValueError as exc:
+            # The SDK checks hyperparameters against the model's limits before sending.
+            raise BadRequestError(
+                f"together refused the job settings: {exc}", provider=self.name
+            ) from exc
         with self._errors("creating the fine-tuning job"):
-            try:
-                obj = self._client.fine_tuning.create(**kwargs)
-            except ValueError as exc:
-                # The SDK checks hyperparameters against the model's limits before sending.
-                raise BadRequestError(
-                    f"together refused the job settings: {exc}", provider=self.name
-                ) from exc
+            obj = self._client.post(
+                "/v1/fine-tunes", body=request.model_dump(exclude_none=True),
+                cast_to=FinetuneResponse,
+            )
         return self._job(_hosted.dump(obj), idempotency_key)
 
     def get_job(self, job_id: str) -> Job:
