@@ -118,6 +118,8 @@ NOT_IN_SPEC = {
         "GET /v1/accounts/{account_id}/deployments": "Gateway REST reference (deployments)",
         "GET /v1/accounts/{account_id}/deployments/{deployment_id}": "Gateway REST reference",
         "DELETE /v1/accounts/{account_id}/deployments/{deployment_id}": "Gateway REST reference",
+        "POST /v1/accounts/{account_id}/deployments/{deployment_id}": "Gateway REST reference "
+                                                                     "(:undelete, a Deployment)",
         "POST /v1/accounts/{account_id}/deployedModels": "Gateway REST reference (LoRA load)",
         "GET /v1/accounts/{account_id}/deployedModels": "Gateway REST reference",
         "GET /v1/accounts/{account_id}/deployedModels/{deployed_model_id}": "Gateway REST "

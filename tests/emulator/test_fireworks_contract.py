@@ -87,6 +87,21 @@ def test_whole_life_cycle(emu: Emulator, train_file: Path) -> None:
     with pytest.raises(fireworks.NotFoundError):
         c.chat.completions.create(model=addressed, messages=[{"role": "user", "content": "x"}])
     c.deployments.delete("support-dep")
+    # A soft delete: the deployment stops and reads DELETED, listed only with show_deleted,
+    # its id still taken, until it is undeleted (or deleted hard).
+    assert c.deployments.get("support-dep").state == "DELETED"
+    assert "support-dep" not in [str(d.name).rsplit("/", 1)[-1] for d in c.deployments.list()]
+    assert "support-dep" in [str(d.name).rsplit("/", 1)[-1]
+                             for d in c.deployments.list(show_deleted=True)]
+    with pytest.raises(fireworks.ConflictError):
+        c.deployments.create(base_model=model, extra_query={"deploymentId": "support-dep"})
+    with pytest.raises(fireworks.NotFoundError):
+        c.chat.completions.create(model=model, messages=[{"role": "user", "content": "x"}])
+    assert c.deployments.undelete("support-dep", body={}).state == "CREATING"
+    emu.advance(5)
+    assert c.chat.completions.create(
+        model=model, messages=[{"role": "user", "content": "x"}]).choices
+    c.deployments.delete("support-dep", hard=True)
     with pytest.raises(fireworks.NotFoundError):
         c.deployments.get("support-dep")
     with pytest.raises(fireworks.NotFoundError):

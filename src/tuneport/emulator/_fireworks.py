@@ -408,9 +408,46 @@ async def _get_model(state: EmulatorState, request: Request) -> Any:
 
 def _deployment_view(state: EmulatorState, record: dict[str, Any]) -> dict[str, Any]:
     view = _public(record)
-    view["state"] = "READY" if state.now() >= record["_ready_at"] else "CREATING"
+    if record.get("deleteTime"):
+        view["state"] = "DELETED"  # soft-deleted: kept until purged, may be undeleted
+    else:
+        view["state"] = "READY" if state.now() >= record["_ready_at"] else "CREATING"
     view["replicaCount"] = 1 if view["state"] == "READY" else 0
     return view
+
+
+async def _delete_deployment(state: EmulatorState, request: Request) -> Any:
+    """Soft delete, as Fireworks does (``hard=true`` removes it at once): the deployment
+    stops and reads ``DELETED``; its id stays taken until it is undeleted or purged."""
+    account = request.path_params["account_id"]
+    did, _ = _split(request.path_params["deployment_id"])
+    record = _get_deployment(state, account, did)
+    if request.query_params.get("hard") == "true":
+        state.store.delete(P, "deployment", f"{account}/{did}")
+        return {}
+    now = state.now()
+    record["deleteTime"] = state.iso(now)
+    record["purgeTime"] = state.iso(now + 7 * 86400)
+    state.store.put(P, "deployment", f"{account}/{did}", record)
+    return {}
+
+
+async def _deployment_action(state: EmulatorState, request: Request) -> Any:
+    account = request.path_params["account_id"]
+    did, verb = _split(request.path_params["deployment_id"])
+    if verb != "undelete":
+        raise ApiError(404, f"unknown method POST :{verb}")
+    record = _get_deployment(state, account, did)
+    if not record.get("deleteTime"):
+        raise ApiError(400, f"deployment accounts/{account}/deployments/{did} is not deleted; "
+                            "only a DELETED or FAILED deployment can be undeleted",
+                       code="FAILED_PRECONDITION")
+    record.pop("deleteTime", None)
+    record.pop("purgeTime", None)
+    record["_ready_at"] = state.now() + state.config.deploy_seconds
+    state.store.put(P, "deployment", f"{account}/{did}", record)
+    return _deployment_view(state, record)
+
 
 
 async def _create_deployment(state: EmulatorState, request: Request) -> Any:
@@ -510,14 +547,21 @@ async def _chat(state: EmulatorState, request: Request) -> Any:
     return completion(state, model, body)
 
 
+async def _deployment_lister(state: EmulatorState, request: Request) -> Any:
+    """Deployments; soft-deleted ones only with ``showDeleted=true``, as the API lists."""
+    answer = await _lister("deployment", _deployment_view)(state, request)
+    if request.query_params.get("showDeleted") != "true":
+        answer["deployments"] = [d for d in answer["deployments"] if d["state"] != "DELETED"]
+    return answer
+
+
 def routes(state: EmulatorState) -> list[Route]:
     """The routes, relative to ``/fireworks``."""
     acct = "/v1/accounts/{account_id}"
     sft = acct + "/supervisedFineTuningJobs"
     dataset_get, dataset_delete = _read_and_delete("dataset", "name", _dataset_view)
     job_get, job_delete = _read_and_delete("job", "name", _job_view)
-    deployment_get, deployment_delete = _read_and_delete("deployment", "deployment_id",
-                                                         _deployment_view)
+    deployment_get, _ = _read_and_delete("deployment", "deployment_id", _deployment_view)
     deployed_get, deployed_delete = _read_and_delete("deployed_model", "deployed_model_id",
                                                      _deployed_view)
     from tuneport.emulator import _fireworks_dpo as dpo  # it builds on this module
@@ -544,9 +588,10 @@ def routes(state: EmulatorState) -> list[Route]:
         (acct + "/models/{model_id}", ["GET"], _get_model, False),
         # A deployment bills like a job: its create may also lose its answer ("drop").
         (acct + "/deployments", ["POST"], _create_deployment, True),
-        (acct + "/deployments", ["GET"], _lister("deployment", _deployment_view), False),
+        (acct + "/deployments", ["GET"], _deployment_lister, False),
         (acct + "/deployments/{deployment_id}", ["GET"], deployment_get, False),
-        (acct + "/deployments/{deployment_id}", ["DELETE"], deployment_delete, False),
+        (acct + "/deployments/{deployment_id}", ["DELETE"], _delete_deployment, False),
+        (acct + "/deployments/{deployment_id}", ["POST"], _deployment_action, False),
         (acct + "/deployedModels", ["POST"], _load_lora, False),
         (acct + "/deployedModels", ["GET"], _lister("deployed_model", _deployed_view), False),
         (acct + "/deployedModels/{deployed_model_id}", ["GET"], deployed_get, False),
