@@ -26,6 +26,11 @@ def _nullable_to_json_schema(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _nullable_to_json_schema(v) for k, v in node.items()}
+    # OpenAPI 3.0's boolean exclusiveMinimum/-Maximum qualify minimum/maximum; JSON Schema
+    # 2020-12 reads a number there (true would mean "> 1": every DPO beta < 1 refused).
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(bound), bool) and out.pop(bound) and limit in out:
+            out[bound] = out.pop(limit)
     if out.pop("nullable", False):
         if isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]
@@ -112,6 +117,12 @@ NOT_IN_SPEC = {
     },
     "fireworks": {
         "POST /v1/chat/completions": "inference, outside the fine-tuning subset",
+        "POST /v1/accounts/{account_id}/dpoJobs": "DPO jobs, outside the subset: the "
+                                                  "fireworks-ai SDK's DpoJob type",
+        "GET /v1/accounts/{account_id}/dpoJobs": "DPO jobs: SDK SyncCursorDpoJobs page",
+        "GET /v1/accounts/{account_id}/dpoJobs/{name}": "DPO jobs: SDK DpoJob type",
+        "POST /v1/accounts/{account_id}/dpoJobs/{name}": "DPO jobs: :cancel answers {} "
+                                                         "(SDK object), :resume a DpoJob",
         "GET /v1/accounts/{account_id}/models/{model_id}": "Gateway REST reference (models)",
         "GET /v1/accounts/{account_id}/models": "Gateway REST reference (model list)",
         "POST /v1/accounts/{account_id}/deployments": "Gateway REST reference (deployments)",
