@@ -58,7 +58,7 @@ def test_spec_maps_to_job_fields(offline: FireworksProvider,
 
 @pytest.mark.parametrize(("fields", "named"), [
     ({"method": "full"}, "full"),
-    ({"method": "dpo-lora"}, "dpo-lora"),
+    ({"method": "dpo-full"}, "dpo-full"),  # DPO is LoRA only (dpoJobs)
     ({"lora_alpha": 16}, "lora_alpha"),
     ({"seed": 1}, "seed"),
     ({"epochs": "auto"}, "epochs"),
