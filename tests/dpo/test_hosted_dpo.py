@@ -120,3 +120,14 @@ def test_a_chat_file_for_dpo_is_refused_with_the_fix(emu: Emulator, provider: st
     with _client(emu, provider) as client, _quiet_wind_down(), pytest.raises(
             DatasetError, match="trains on preference pairs"):
         client.fine_tune(chat, model=MODELS[provider], method="dpo-lora")
+
+
+def test_together_length_normalization_passes_as_a_provider_option(emu: Emulator) -> None:
+    with _client(emu, "together") as client:
+        job = client.fine_tune(tiny_preference_examples(12), model="llama-3.1-8b-instruct",
+                               method="dpo-lora", beta=0.1,
+                               dpo_normalize_logratios_by_length=True)
+        method = job.raw["training_method"]
+        assert method["method"] == "dpo"
+        assert method["dpo_normalize_logratios_by_length"] is True
+        assert method["dpo_beta"] == 0.1
