@@ -39,7 +39,11 @@ SYSTEM = "You are a helpful support assistant for a note-taking app. Answer clea
 
 
 def make_pairs(n: int, seed: int) -> list[dict[str, Any]]:
-    """Preference pairs: the chosen reply stays on topic, the rejected one rambles."""
+    """Preference pairs: the chosen reply stays on topic, the rejected one rambles.
+
+    Reply lengths are log-uniform between 8 and 96 words, so padding matters to a padded
+    implementation as it does on real data.
+    """
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
@@ -47,7 +51,7 @@ def make_pairs(n: int, seed: int) -> list[dict[str, Any]]:
         topic = question.split()[0]
 
         def reply(on_topic: bool) -> str:
-            length = int(math.exp(rng.uniform(math.log(8), math.log(160))))
+            length = int(math.exp(rng.uniform(math.log(8), math.log(96))))
             words = [topic if on_topic and rng.random() < 0.3 else rng.choice(WORDS)
                      for _ in range(length)]
             return " ".join(words) + "."
@@ -255,9 +259,11 @@ def main() -> None:
     """Prepare the pairs, run both sides, print the comparison as JSON."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="smollm2-135m-instruct")
-    parser.add_argument("--pairs", type=int, default=48)
-    parser.add_argument("--eval-pairs", type=int, default=12)
-    parser.add_argument("--steps", type=int, default=6)
+    # Small by default: a shared 2-core machine trains SmolLM2-135M at a few hundred
+    # tokens/s at best. Step 1 has learning rate 0 (warmup), so 3 steps hold 2 updates.
+    parser.add_argument("--pairs", type=int, default=24)
+    parser.add_argument("--eval-pairs", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--beta", type=float, default=0.1)
