@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import runpy
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -201,3 +203,14 @@ def test_non_sdk_exceptions_pass_through() -> None:
     sdk = importlib.import_module("openai")
     with pytest.raises(KeyError), _hosted.map_errors("openai", sdk, "doing"):
         raise KeyError("ours")
+
+
+def test_the_provider_errors_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("starlette")
+    example = Path(__file__).resolve().parents[2] / "examples" / "provider_errors.py"
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out.count("AuthenticationError: status=401") == 3
+    assert out.count("NotFoundError: status=404") == 3
+    assert out.count("key in the full traceback: False") == 3
+    assert "sk-this-key-is-wrong" not in out
