@@ -68,6 +68,7 @@ svg text { font-family:inherit; }
 .verdict { font-weight:600; }
 .verdict.bad { color:var(--loss); } .verdict.good { color:var(--win); }
 footer { color:var(--muted); font-size:13px; text-align:center; }
+.headline { font-size:17px; margin:0 0 16px; }
 """).substitute(tuned=TUNED, base=BASE, win=WIN, tie=TIE, loss=LOSS)
 
 
@@ -216,6 +217,29 @@ def _forgetting(report: EvalReport) -> str:
             f"{verdict}. A smoke test, not a benchmark.</p></section>")
 
 
+def _headline(report: EvalReport) -> str:
+    """One sentence a reader can stop at: better, worse or no clear difference."""
+    if not report.metric_names:
+        return ""
+    name = report.metric_names[0]
+    pair = report.pairwise[name]
+    counts = f"{pair.wins} wins, {pair.ties} ties, {pair.losses} losses; p = {_p(pair.p_value)}"
+    if pair.p_value < 0.05 and pair.wins > pair.losses:
+        cls, text = "good", f"The fine-tune is better on {escape(name)}"
+    elif pair.p_value < 0.05 and pair.losses > pair.wins:
+        cls, text = "bad", f"The fine-tune is worse on {escape(name)}"
+    else:
+        cls, text = "", f"No clear difference on {escape(name)}"
+    extra = []
+    if report.regressions:
+        extra.append(f"{len(report.regressions)} example(s) got worse: see them first below")
+    if report.forgetting is not None and report.forgetting.fell_below:
+        extra.append("it fell below the baseline on the general set")
+    tail = f" &middot; {'; '.join(extra)}" if extra else ""
+    return (f'<p class="headline"><span class="verdict {cls}">{text}</span> '
+            f'<span class="ci">({counts})</span>{tail}</p>')
+
+
 def render_html(report: EvalReport) -> str:
     """The whole page for ``report``."""
     tuned, base = report.models["tuned"], report.models["baseline"]
@@ -249,6 +273,7 @@ def render_html(report: EvalReport) -> str:
 <p class="sub"><span class="pill tuned">tuned</span> {escape(tuned.model)} &nbsp;vs&nbsp;
 <span class="pill base">baseline</span> {escape(base.model)} &middot; {escape(report.job)}
 &middot; {report.examples} held-out examples</p>
+{_headline(report)}
 <div class="cards">{card_html}</div>
 <section><h2>Summary</h2>{_summary_table(report)}
 <p class="ci">Means with 95% bootstrap intervals (seed {report.seed}). Wins, ties and losses
