@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from rich.console import Console
+    from rich.table import Table
 
     from tuneport.cost import Comparison, CostEstimate
 
@@ -172,53 +173,20 @@ def print_comparison(result: Comparison, console: Console) -> None:
     """The ``tuneport compare`` table: cheapest first in green, price dates, grouped notes.
 
     From 110 columns on it also shows hour ranges and serving prices; narrower terminals get
-    the serving prices as notes under the table.
+    the serving prices as notes under the table. Amounts and dates are never cut: on a very
+    narrow terminal whole columns are left out instead (and named).
     """
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
-    from tuneport.cost._money import usd_text
-    from tuneport.cost._plot import option_label
+    from tuneport.cli._tables import fitted_table
 
     wide = console.width >= 110
-    methods = ", ".join(sorted({r.method for r in result.rows})) or "-"
-    epochs = sorted({r.epochs for r in result.rows})
-    epoch_text = f"{epochs[0]} epoch(s)" if len(epochs) == 1 else "each provider's epochs"
-    table = Table(
-        title=f"{escape(result.model)} {methods}: {result.examples:,} examples, "
-        f"{result.tokens:,} tokens, {epoch_text}",
-        caption="Training cost, cheapest first (green). Serving is billed separately."
-        + (" * price over 120 days old." if any(r.stale for r in result.rows) else ""),
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    table.add_column("#", justify="right")
-    table.add_column("Option", overflow="fold")
-    table.add_column("Expected", justify="right", no_wrap=True)
-    table.add_column("Low-high", justify="right", no_wrap=True)
-    table.add_column("Hours", justify="right", no_wrap=True)
-    if wide:
-        table.add_column("Serving", overflow="fold")
-    table.add_column("Prices", no_wrap=True)
-    for number, row in enumerate(result.rows, 1):
-        minimum = row.minimum_note
-        cells = [
-            str(number),
-            # The per-job minimum is explained where its price stands, not in a footnote.
-            escape(option_label(row)) + (f"\n[dim]{escape(minimum)}[/]" if minimum else ""),
-            usd_text(row.training_usd.expected),
-            _range_text(row),
-            _hours_text(row, wide),
-        ]
-        if wide:
-            cells.append(escape(_serving_text(row)))
-        cells.append(row.as_of.isoformat() + ("*" if row.stale else ""))
-        table.add_row(*cells, style="bold green" if number == 1 else None)
+    table, dropped = fitted_table(
+        console, lambda left_out: _comparison_table(result, wide, left_out),
+        droppable=("Hours", "Prices", "Low-high"))
     console.print(table)
     notes = _comparison_notes(result)
+    if dropped:
+        notes.append(f"{', '.join(dropped)} left out to fit the terminal; --json has every "
+                     "column.")
     if not wide:
         # No serving column: name what the notes do not (per-token prices, rented GPUs).
         per_token = [f"{r.provider} {_serving_text(r)}" for r in result.rows
@@ -232,6 +200,49 @@ def print_comparison(result: Comparison, console: Console) -> None:
         f"{s.provider}{' ' + s.gpu if s.gpu else ''}: {s.reason}" for s in result.skipped
     ])
 
+
+
+def _comparison_table(result: Comparison, wide: bool, left_out: frozenset[str]) -> Table:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from tuneport.cost._money import usd_text
+    from tuneport.cost._plot import option_label
+
+    methods = ", ".join(sorted({r.method for r in result.rows})) or "-"
+    epochs = sorted({r.epochs for r in result.rows})
+    epoch_text = f"{epochs[0]} epoch(s)" if len(epochs) == 1 else "each provider's epochs"
+    table = Table(
+        title=f"{escape(result.model)} {methods}: {result.examples:,} examples, "
+        f"{result.tokens:,} tokens, {epoch_text}",
+        caption="Training cost, cheapest first (green). Serving is billed separately."
+        + (" * price over 120 days old." if any(r.stale for r in result.rows) else ""),
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    rows: list[dict[str, str]] = []
+    for number, row in enumerate(result.rows, 1):
+        minimum = row.minimum_note
+        rows.append({
+            "#": str(number),
+            # The per-job minimum is explained where its price stands, not in a footnote.
+            "Option": escape(option_label(row))
+            + (f"\n[dim]{escape(minimum)}[/]" if minimum else ""),
+            "Expected": usd_text(row.training_usd.expected),
+            "Low-high": _range_text(row),
+            "Hours": _hours_text(row, wide),
+            "Serving": escape(_serving_text(row)),
+            "Prices": row.as_of.isoformat() + ("*" if row.stale else ""),
+        })
+    from tuneport.cli._tables import fill
+
+    names = [n for n in ("#", "Option", "Expected", "Low-high", "Hours", "Serving", "Prices")
+             if n not in left_out and (wide or n != "Serving")]
+    return fill(table, names, rows, text=("Option", "Serving"), left=("Prices",),
+                styles=["bold green" if i == 0 else None for i in range(len(rows))])
 
 
 def _quantity_text(quantity: Decimal, unit: str) -> str:
@@ -269,23 +280,29 @@ def print_estimate(est: CostEstimate, console: Console) -> None:
         + ("*" if est.stale else "")
     )
     console.print(f"Serving (billed separately): {escape(_serving_text(est))}")
-    table = Table(title="Itemized (expected)", box=box.SIMPLE_HEAD, show_edge=False,
-                  pad_edge=False, collapse_padding=True)
-    table.add_column("Item", overflow="fold")
-    table.add_column("Quantity", justify="right")
-    table.add_column("Unit price", justify="right", no_wrap=True)
-    table.add_column("Amount", justify="right", no_wrap=True)
-    table.add_column("As of", no_wrap=True)
-    for line in est.lines:
-        table.add_row(
-            escape(line.label),
-            _quantity_text(line.quantity, line.unit),
-            "-" if line.unit_price_usd is None else unit_price_text(line.unit_price_usd,
-                                                                    line.unit),
-            "-" if line.amount_usd is None else usd_text(line.amount_usd),
-            "-" if line.as_of is None else line.as_of.isoformat(),
-        )
+    from tuneport.cli._tables import fill, fitted_table
+
+    rows = [{
+        "Item": escape(line.label),
+        "Quantity": _quantity_text(line.quantity, line.unit),
+        "Unit price": "-" if line.unit_price_usd is None
+        else unit_price_text(line.unit_price_usd, line.unit),
+        "Amount": "-" if line.amount_usd is None else usd_text(line.amount_usd),
+        "As of": "-" if line.as_of is None else line.as_of.isoformat(),
+    } for line in est.lines]
+
+    def itemized(left_out: frozenset[str]) -> Table:
+        table = Table(title="Itemized (expected)", box=box.SIMPLE_HEAD, show_edge=False,
+                      pad_edge=False, collapse_padding=True)
+        names = [n for n in ("Item", "Quantity", "Unit price", "Amount", "As of")
+                 if n not in left_out]
+        return fill(table, names, rows, text=("Item",), left=("As of",))
+
+    table, dropped = fitted_table(console, itemized, droppable=("As of", "Unit price"))
     console.print(table)
+    if dropped:
+        console.print(f"({', '.join(dropped)} left out to fit the terminal; --json has "
+                      "every column)")
     _bullets(console, "Assumptions", list(est.assumptions))
     _bullets(console, "Notes", list(est.notes))
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from tuneport.dataset import ValidationReport
 
 __all__ = ["register"]
@@ -82,6 +84,50 @@ def validate_command(
     raise typer.Exit(EXIT_OK if report.ok else EXIT_ERRORS)
 
 
+def _tokens_table(report: ValidationReport, left_out: frozenset[str]) -> Table:
+    """Tokens per target; numbers and tokenizer names are never cut, only wrapped whole."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title="Tokens per target", title_justify="left", box=box.SIMPLE_HEAD)
+    columns = [c for c in ("target", "tokenizer", "total", "max", "mean", "over limit",
+                           "billed (epochs)", "errors") if c not in left_out]
+    rows: list[list[str]] = []
+    for t in report.targets:
+        errors = report.errors_by_target.get(t, 0)
+        cells = {"target": t, "errors": f"[red]{errors}[/red]" if errors else "[green]0[/green]"}
+        s = report.tokens.get(t)
+        if s is not None:
+            # A range goes on its own line under the estimate: one line would not fit.
+            cells["total"] = (f"{s.total:,}" if s.exact
+                              else f"~{s.total:,}\n({s.total_low:,}-{s.total_high:,})")
+            cells["tokenizer"] = s.tokenizer + ("" if s.exact else "\n(estimate)")
+            cells.update({"max": f"{s.max:,}", "mean": f"{s.mean:,.1f}",
+                          "over limit": str(s.over_limit),
+                          "billed (epochs)": f"{s.billed_estimate.tokens:,}\n"
+                                             f"({s.billed_estimate.epochs})"})
+        rows.append([cells.get(c, "-") for c in columns])
+    for i, col in enumerate(columns):
+        text = col in ("target", "tokenizer")
+        # The widest line of a number (or word of a name) is the least the column may have,
+        # so a measure of the table says truly whether it fits without cutting anything.
+        pieces = [p for row in rows for line in row[i].split("\n") for p in
+                  (line.split() if text else [line])] + col.split()
+        widest = max(len(_plain(p)) for p in pieces)
+        table.add_column(col.replace(" ", "\n"), justify="left" if text else "right",
+                         overflow="fold", no_wrap=not text,
+                         min_width=min(widest, 12) if text else widest)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _plain(cell: str) -> str:
+    from rich.text import Text
+
+    return Text.from_markup(cell).plain
+
+
 def _print_human(report: ValidationReport, file: Path) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -95,23 +141,15 @@ def _print_human(report: ValidationReport, file: Path) -> None:
     console.print(f"[bold]{escape(shown)}[/bold]: {report.examples} examples, format "
                   f"[bold]{report.format}[/bold], {report.lines} lines - {verdict}")
 
-    tokens = Table(title="Tokens per target", title_justify="left")
-    for col in ("target", "tokenizer", "total", "max", "mean", "over limit", "billed (epochs)",
-                "errors"):
-        tokens.add_column(col, justify="left" if col in ("target", "tokenizer") else "right")
-    for t in report.targets:
-        errors = report.errors_by_target.get(t, 0)
-        err_cell = f"[red]{errors}[/red]" if errors else "[green]0[/green]"
-        s = report.tokens.get(t)
-        if s is None:
-            tokens.add_row(t, "-", "-", "-", "-", "-", "-", err_cell)
-            continue
-        total = f"{s.total:,}" if s.exact else f"~{s.total:,} ({s.total_low:,}-{s.total_high:,})"
-        tok = s.tokenizer + ("" if s.exact else " (estimate)")
-        billed = f"{s.billed_estimate.tokens:,} ({s.billed_estimate.epochs})"
-        tokens.add_row(t, tok, total, f"{s.max:,}", f"{s.mean:,.1f}", str(s.over_limit),
-                       billed, err_cell)
+    from tuneport.cli._tables import fitted_table
+
+    tokens, dropped = fitted_table(console, lambda left_out: _tokens_table(report, left_out),
+                                   droppable=("mean", "max", "over limit", "tokenizer",
+                                              "billed (epochs)"))
     console.print(tokens)
+    if dropped:
+        console.print(f"  ({', '.join(dropped)} left out to fit the terminal; --json has "
+                      "every column)")
 
     if report.issue_counts:
         codes = Table(title="Problems by code", title_justify="left")
