@@ -245,3 +245,63 @@ def test_listing_answers_parse_as_sdk_types(emu: Emulator) -> None:
         checks[key](x.body)
         seen.add(key)
     assert seen == set(checks)
+
+
+def test_deployment_answers_parse_as_sdk_types(emu: Emulator, train_file: Path) -> None:
+    # tuneport's own deploy and undeploy drive the routes; the SDKs' types read the answers.
+    from fireworks.types import Deployment
+    from together.types import Endpoint, EndpointDeployment
+    from together.types import Model as TogetherModel
+
+    from tuneport._models import FineTuneSpec, RenderedDataset
+    from tuneport.providers.fireworks import FireworksProvider
+    from tuneport.providers.together import TogetherProvider
+
+    data = train_file.read_bytes()
+    rendered = {p: RenderedDataset(provider=p, path=train_file, n_examples=12, n_bytes=len(data),
+                                   fingerprint=f"{p}-types", format="chat")
+                for p in ("together", "fireworks")}
+    proj = "/v2/projects/{project_id}"
+    eps = proj + "/endpoints"
+    deps = eps + "/{endpoint_id}/deployments"
+    checks: dict[tuple[str, str], Check] = {
+        ("together", f"GET {eps}"): _each(Endpoint),
+        ("together", f"POST {eps}"): _as(Endpoint),
+        ("together", f"GET {eps}/{{endpoint_id}}"): _as(Endpoint),
+        ("together", f"PATCH {eps}/{{endpoint_id}}"): _as(Endpoint),
+        ("together", f"POST {deps}"): _as(EndpointDeployment),
+        ("together", f"PATCH {deps}/{{deployment_id}}"): _as(EndpointDeployment),
+        ("together", f"GET {proj}/models/{{model_id}}"): _as(TogetherModel),
+        ("fireworks", f"POST {ACCOUNTS}/deployments"): _as(Deployment),
+        ("fireworks", f"GET {ACCOUNTS}/deployments/{{deployment_id}}"): _as(Deployment),
+    }
+    untyped = {  # answered {} (the SDKs read them as plain objects) or a config list
+        ("together", f"DELETE {eps}/{{endpoint_id}}"),
+        ("together", f"DELETE {deps}/{{deployment_id}}"),
+        ("together", f"GET {proj}/configs"),
+        ("fireworks", f"DELETE {ACCOUNTS}/deployments/{{deployment_id}}"),
+    }
+    tgp = TogetherProvider(api_key=emu.api_key, base_url=emu.together_base_url,
+                           project_id="proj-emulator", file_poll_interval=0.0)
+    fwp = FireworksProvider(api_key=emu.api_key, base_url=emu.fireworks_base_url,
+                            account_id="acct1", dataset_poll_interval=0.0)
+    for provider, model in ((tgp, tg.MODEL), (fwp, fw.BASE)):
+        remote = provider.upload(rendered[provider.name])
+        emu.advance(2)
+        remote = provider.wait_file_ready(remote, timeout=5)
+        job = provider.create_job(remote, FineTuneSpec(model=model, epochs=1), f"k-{model}")
+        emu.advance(JOB_SECONDS * 1.5)
+        job = provider.get_job(job.id)
+        provider.deploy(job)
+        emu.advance(10)
+        provider.endpoint(job)
+        provider.undeploy(job)
+        provider.close()
+    seen = set()
+    for x in emu.exchanges:
+        key = (x.provider, _route(x))
+        if x.status >= 400 or x.body is None or key in untyped or key not in checks:
+            continue
+        checks[key](x.body)
+        seen.add(key)
+    assert seen == set(checks)
