@@ -56,6 +56,8 @@ def test_dpo_lora_learns_a_separable_preference(local_provider: Any, pairs_file:
     assert last.train_loss < 0.5
     assert last.reward_margin == pytest.approx(
         (last.rewards_chosen or 0) - (last.rewards_rejected or 0), abs=1e-6)
+    # Measured DPO throughput feeds the cost engine under dpo-lora (k = 6), not lora.
+    assert done.raw["throughput"]["method"] == "dpo-lora"
     config = json.loads((home / "runs" / job.id / "config.json").read_text())
     assert (config["method"], config["objective"], config["beta"]) == ("lora", "dpo", 0.1)
     messages = [e.message for e in local_provider.events(job.id) if e.type == "metrics"]

@@ -656,7 +656,8 @@ class _Run:
             "job_id": cfg.job_id,
             "model": cfg.model,
             "params": self.n_params,
-            "method": cfg.method,
+            # dpo-*: the cost engine reads its own FLOPs factor for measured DPO throughput.
+            "method": f"dpo-{cfg.method}" if self.dpo else cfg.method,
             "device": self.device.type,
             "gpu_name": gpu_name,
             "n_devices": self.dist.world,
