@@ -48,3 +48,21 @@ def test_every_public_name_resolves() -> None:
         except (AttributeError, ImportError):
             missing.append(name)
     assert missing == []
+
+
+def test_lazy_names_are_listed_once_for_the_runtime_and_agree_with_type_checkers() -> None:
+    # The runtime reads _LAZY only; type checkers read the TYPE_CHECKING imports. They
+    # must name the same things, from the same modules.
+    import ast
+    from pathlib import Path
+
+    import tuneport
+
+    tree = ast.parse(Path(tuneport.__file__).read_text(encoding="utf-8"))
+    block = next(n for n in tree.body if isinstance(n, ast.If)
+                 and isinstance(n.test, ast.Name) and n.test.id == "TYPE_CHECKING")
+    typed = {alias.asname or alias.name: node.module for node in block.body
+             if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert typed == tuneport._LAZY
+    assert set(tuneport._LAZY) <= set(tuneport.__all__)
+    assert len(tuneport.__all__) == len(set(tuneport.__all__))

@@ -60,95 +60,82 @@ from tuneport._models import (
 )
 
 if TYPE_CHECKING:
-    from tuneport._config import RetryPolicy, Settings, load_settings
-    from tuneport.client.client import AsyncClient, Client, ProviderAvailabilityWarning
-    from tuneport.cost import Comparison, CostEstimate, compare
-    from tuneport.dataset import Dataset, Issue, TokenStats, ValidationReport, count_tokens
-    from tuneport.ledger import Ledger
-    from tuneport.providers.base import Provider, ProviderQuote, UnknownStatusWarning
-    from tuneport.providers.registry import available_providers, register_provider
+    # What type checkers see of the lazy names (``X as X``: re-exported); the runtime
+    # reads the same names from _LAZY, and tests/test_import.py checks the two agree.
+    from tuneport._config import RetryPolicy as RetryPolicy
+    from tuneport._config import Settings as Settings
+    from tuneport._config import load_settings as load_settings
+    from tuneport.client.client import AsyncClient as AsyncClient
+    from tuneport.client.client import Client as Client
+    from tuneport.client.client import ProviderAvailabilityWarning as ProviderAvailabilityWarning
+    from tuneport.cost import Comparison as Comparison
+    from tuneport.cost import CostEstimate as CostEstimate
+    from tuneport.cost import compare as compare
+    from tuneport.dataset import Dataset as Dataset
+    from tuneport.dataset import Issue as Issue
+    from tuneport.dataset import TokenStats as TokenStats
+    from tuneport.dataset import ValidationReport as ValidationReport
+    from tuneport.dataset import count_tokens as count_tokens
+    from tuneport.ledger import Ledger as Ledger
+    from tuneport.providers.base import Provider as Provider
+    from tuneport.providers.base import ProviderQuote as ProviderQuote
+    from tuneport.providers.base import UnknownStatusWarning as UnknownStatusWarning
+    from tuneport.providers.registry import available_providers as available_providers
+    from tuneport.providers.registry import register_provider as register_provider
 
 __version__ = "0.1.0"
 
-# Public names that live in heavier modules, imported on first access (PEP 562).
+# Public names that live in heavier modules, by module, imported on first access (PEP 562).
+# The one runtime list of them: __all__ and __getattr__ are derived from it.
+_LAZY_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "tuneport._config": ("RetryPolicy", "Settings", "load_settings"),
+    "tuneport.client.client": ("AsyncClient", "Client", "ProviderAvailabilityWarning"),
+    "tuneport.cost": ("Comparison", "CostEstimate", "compare"),
+    "tuneport.dataset": ("Dataset", "Issue", "TokenStats", "ValidationReport", "count_tokens"),
+    "tuneport.ledger": ("Ledger",),
+    "tuneport.providers.base": ("Provider", "ProviderQuote", "UnknownStatusWarning"),
+    "tuneport.providers.registry": ("available_providers", "register_provider"),
+}
 _LAZY: dict[str, str] = {
-    "Client": "tuneport.client.client",
-    "AsyncClient": "tuneport.client.client",
-    "ProviderAvailabilityWarning": "tuneport.client.client",
-    "RetryPolicy": "tuneport._config",
-    "Settings": "tuneport._config",
-    "load_settings": "tuneport._config",
-    "Dataset": "tuneport.dataset",
-    "ValidationReport": "tuneport.dataset",
-    "Issue": "tuneport.dataset",
-    "TokenStats": "tuneport.dataset",
-    "count_tokens": "tuneport.dataset",
-    "CostEstimate": "tuneport.cost",
-    "Comparison": "tuneport.cost",
-    "compare": "tuneport.cost",
-    "Provider": "tuneport.providers.base",
-    "ProviderQuote": "tuneport.providers.base",
-    "UnknownStatusWarning": "tuneport.providers.base",
-    "Ledger": "tuneport.ledger",
-    "available_providers": "tuneport.providers.registry",
-    "register_provider": "tuneport.providers.registry",
+    name: module for module, names in _LAZY_BY_MODULE.items() for name in names
 }
 
 __all__ = [
-    "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
     "Capability",
     "CatalogError",
     "Checkpoint",
-    "Client",
-    "Comparison",
     "ConfigError",
     "ConflictError",
-    "CostEstimate",
-    "Dataset",
     "DatasetError",
     "DoesNotFitError",
     "EndpointState",
     "FineTuneSpec",
-    "Issue",
     "Job",
     "JobError",
     "JobEvent",
     "JobFailedError",
     "JobStatus",
     "JobTimeoutError",
-    "Ledger",
     "LocalBackendError",
     "MetricPoint",
     "MissingCredentialsError",
     "ModelEndpoint",
     "NotFoundError",
-    "Provider",
-    "ProviderAvailabilityWarning",
     "ProviderError",
-    "ProviderQuote",
     "ProviderUnavailableError",
     "RateLimitError",
-    "RetryPolicy",
     "ServerError",
-    "Settings",
-    "TokenStats",
     "TransportError",
     "TuneportError",
     "UnknownModelError",
     "UnknownProviderError",
-    "UnknownStatusWarning",
     "UnsupportedFeatureError",
     "ValidationFailedError",
-    "ValidationReport",
     "WandbConfig",
     "__version__",
-    "available_providers",
-    "compare",
-    "count_tokens",
-    "load_settings",
-    "register_provider",
+    *sorted(_LAZY),
 ]
 
 
