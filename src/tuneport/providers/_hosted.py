@@ -451,14 +451,16 @@ def serving_hourly_usd(provider: str, hardware: str | None, gpu_count: int = 1) 
 
     ``hardware`` is the provider's own id (Together ``1x_nvidia_h100_80gb_sxm``, Fireworks
     ``NVIDIA_H100_80GB``); it is matched to the catalog's GPU labels (``H100-SXM``) by
-    their parts. A missing catalog or an unmatched GPU gives ``None``: the price is
-    information for the user, never a reason to fail a deploy.
+    their parts. A catalog that is broken or lacks the provider (a user override, a plugin),
+    or an unmatched GPU, gives ``None``: the price is information for the user, never a
+    reason to fail a deploy.
     """
-    try:
-        from tuneport.catalog import load_catalog
+    from tuneport._exceptions import CatalogError, UnknownProviderError
+    from tuneport.catalog import load_catalog
 
+    try:
         serving = load_catalog().provider(provider).serving
-    except Exception:  # the catalog is optional here; see the docstring
+    except (CatalogError, UnknownProviderError):
         return None
     if serving is None or serving.kind != "per_gpu_hour" or not serving.options:
         return None
