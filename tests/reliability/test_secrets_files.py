@@ -101,3 +101,16 @@ def test_scratch_left_by_a_killed_process_goes_at_the_next_start(tmp_path: Path)
     assert not left.exists()
     assert live.exists()
     assert other.exists()
+
+
+def test_a_shared_folder_as_home_keeps_its_mode(tmp_path: Path, loose_umask: None) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)  # like /tmp
+    client = tuneport.Client(provider="local", home=shared)
+    assert mode(client.ledger.path) == 0o600
+    with home_scope(shared):
+        rd = RunDir.for_job("local-20250101-000000-abcdef")
+        rd.update_status(status="queued")
+    assert mode(shared) == 0o1777
+    assert mode(rd.path) == 0o700

@@ -702,5 +702,16 @@ def _owner_only(home: Path, ledger: Path) -> None:
                        (ledger.with_name(ledger.name + "-wal"), 0o600),
                        (ledger.with_name(ledger.name + "-shm"), 0o600)):
         with contextlib.suppress(OSError):  # a missing WAL file, a read-only mount
-            if path.exists() and path.stat().st_mode & 0o777 != mode:
+            if path.exists() and path.stat().st_mode & 0o777 != mode and (
+                    path is not home or _may_tighten(home)):
                 os.chmod(path, mode)
+
+
+def _may_tighten(folder: Path) -> bool:
+    """Never chmod a shared folder used as the home (``/tmp``: sticky; another user's; the
+    user's own home; the root); the ledger in it is 0600 anyway."""
+    st = folder.stat()
+    if st.st_mode & 0o1000 or st.st_uid != os.getuid():
+        return False
+    resolved = folder.resolve()
+    return resolved not in (Path.home().resolve(), Path(resolved.anchor))

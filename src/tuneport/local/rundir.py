@@ -34,6 +34,7 @@ __all__ = [
     "RunDir",
     "check_job_id",
     "home_scope",
+    "may_tighten",
     "private_dir",
     "runs_root",
     "tuneport_home",
@@ -86,9 +87,26 @@ def private_dir(path: Path) -> Path:
     inside = [p for p in chain if p == home or home in p.parents]
     for folder in reversed(inside or [path]):
         folder.mkdir(mode=0o700, exist_ok=True, parents=True)
-        if folder.stat().st_mode & 0o077:
+        if folder.stat().st_mode & 0o077 and may_tighten(folder):
             os.chmod(folder, 0o700)
     return path
+
+
+def may_tighten(folder: Path) -> bool:
+    """Whether tuneport may make ``folder`` owner-only: never a shared folder.
+
+    ``TUNEPORT_HOME=/tmp`` or ``TUNEPORT_HOME=~`` must not change the modes of the system's
+    temp directory (sticky), someone else's folder, the user's own home or the root; the
+    files tuneport writes there are 0600 anyway.
+    """
+    try:
+        st = folder.stat()
+    except OSError:
+        return False
+    if st.st_mode & 0o1000 or st.st_uid != os.getuid():
+        return False
+    resolved = folder.resolve()
+    return resolved not in (Path.home().resolve(), Path(resolved.anchor))
 
 
 def runs_root() -> Path:
