@@ -53,11 +53,13 @@ def emulate(
                             fault_rate=fault_rate, seed=seed, state_path=state,
                             api_key=api_key or DEFAULT_API_KEY,
                             openai_fine_tuning_closed=openai_fine_tuning_closed)
+    from tuneport._exceptions import ConfigError, TuneportError
+    from tuneport.cli._errors import EXIT_ERROR, fail
+
     try:
         config.check()
     except ValueError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(ConfigError(str(exc)), as_json) from exc
 
     def ready(emu: Emulator) -> None:
         info: dict[str, Any] = {
@@ -88,12 +90,10 @@ def emulate(
     try:
         serve_forever(config, clock=ManualClock() if manual_clock else None, on_ready=ready)
     except ValueError as exc:  # an unusable --state file
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise fail(ConfigError(str(exc)), as_json) from exc
     except OSError as exc:
-        typer.echo(f"Error: cannot listen on {host}:{port} ({exc.strerror}); "
-                   "choose another --port.", err=True)
-        raise typer.Exit(1) from exc
+        raise fail(TuneportError(f"cannot listen on {host}:{port} ({exc.strerror}); choose "
+                                 "another --port."), as_json, code=EXIT_ERROR) from exc
     except KeyboardInterrupt:  # pragma: no cover - interactive
         pass
 
