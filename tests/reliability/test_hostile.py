@@ -213,3 +213,17 @@ def test_memory_stays_below_four_times_the_longest_line(tmp_path: Path, mib: int
     assert result["extra"] < 4 * min(size, 32 << 20) + constant, result
     if code:
         assert code in result["codes"]
+
+
+@pytest.mark.parametrize("args", [[], ["--max-issues", "0"], ["-t", "nowhere"],
+                                  ["-m", "no-such-model-anywhere"]])
+def test_validate_json_usage_errors_are_json_with_exit_2(tmp_path: Path,
+                                                         args: list[str]) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(GOOD * 12)
+    files = [str(path)] if args else []
+    result = runner.invoke(app, ["validate", *files, "--json", *args])
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["ok"] is False
+    assert data["error"]

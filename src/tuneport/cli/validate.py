@@ -39,7 +39,10 @@ def _usage_error(exc: Exception, as_json: bool) -> None:
 
 
 def validate_command(
-    file: Path = typer.Argument(..., help="A .jsonl or .jsonl.gz dataset.", show_default=False),
+    # Optional and range-free here, checked below: click's own usage errors are plain text,
+    # and with --json even a missing FILE must answer in JSON.
+    file: Path | None = typer.Argument(None, help="A .jsonl or .jsonl.gz dataset.",
+                                       show_default=False),
     target: list[str] = typer.Option(
         [], "--target", "-t",
         help="openai, together, fireworks or local; repeat for several (default: all four).",
@@ -51,7 +54,7 @@ def validate_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
     max_issues: int = typer.Option(
-        20, "--max-issues", min=1, help="Problems kept per code (counts stay exact)."
+        20, "--max-issues", help="Problems kept per code, at least 1 (counts stay exact)."
     ),
 ) -> None:
     """Validate FILE for each target: every problem with its line, and token counts.
@@ -64,6 +67,13 @@ def validate_command(
     from tuneport.dataset import TARGETS, Dataset
 
     targets = tuple(target) or TARGETS
+    if file is None:
+        _usage_error(TuneportError("Give the dataset to validate: tuneport validate FILE."),
+                     as_json)
+        raise AssertionError  # unreachable: _usage_error exits
+    if max_issues < 1:
+        _usage_error(TuneportError(f"--max-issues must be at least 1, not {max_issues}."),
+                     as_json)
     try:
         ds = Dataset.from_jsonl(file)
         report = ds.validate(targets, model, max_issues_per_code=max_issues)
