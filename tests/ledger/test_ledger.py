@@ -146,3 +146,47 @@ def test_a_failed_write_leaves_nothing_half_done(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         insert_twice()
     assert ledger.find_upload("p", "f") is None
+
+
+def test_submission_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from tuneport.ledger import Ledger\n"
+         f"with Ledger({str(ledger.path)!r}).submission_lock('p', 'k', scope='s'):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        waited: list[bool] = []
+        got: list[float] = []
+
+        def take() -> None:
+            with ledger.submission_lock("p", "k", scope="s", on_wait=lambda: waited.append(True)):
+                got.append(time.monotonic())
+
+        taker = threading.Thread(target=take)
+        taker.start()
+        time.sleep(0.5)
+        assert got == []  # the holder has it
+        assert waited == [True]
+        # Another key, or the same key in another scope, is not held up.
+        with ledger.submission_lock("p", "k", scope="elsewhere"):
+            pass
+        killed_at = time.monotonic()
+        holder.send_signal(signal.SIGKILL)
+        taker.join(timeout=10)
+        assert len(got) == 1
+        assert got[0] - killed_at < 5
+    finally:
+        holder.kill()
+        holder.communicate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,37 @@ def _lock_path(folder: Path, provider: str, scope: str, key: str) -> Path:
     return folder / f"{digest}.lock"
 
 
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":
+        import msvcrt
+
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _unlock(fd: int) -> None:
+    if sys.platform == "win32":
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @contextmanager
 def key_lock(
     folder: Path,
@@ -43,6 +75,9 @@ def key_lock(
 ) -> Iterator[None]:
     """Hold the lock of one submission key for the ``with`` block.
 
+    ``flock`` on POSIX, ``msvcrt.locking`` on Windows: both are released by the OS when
+    the holder's process ends, however it ends.
+
     Args:
         folder: the locks folder (created ``0700`` when missing).
         provider: the provider's name.
@@ -50,27 +85,22 @@ def key_lock(
         key: the idempotency key.
         on_wait: called once if another process holds the lock (to tell the user).
     """
-    import fcntl  # POSIX; imported here so that the ledger still imports where it is absent
-
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(_lock_path(folder, provider, scope, key), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told and on_wait is not None:
-                    on_wait()
-                told = True
-                time.sleep(_POLL_SECONDS)
-        # Who holds it, for someone looking at a stuck submit (pid and thread; no secret).
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {threading.get_ident()}\n".encode())
+        while not _try_lock(fd):
+            if not told and on_wait is not None:
+                on_wait()
+            told = True
+            time.sleep(_POLL_SECONDS)
+        if sys.platform != "win32":
+            # Who holds it, for someone looking at a stuck submit (pid, thread; no secret).
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {threading.get_ident()}\n".encode(), 0)
         try:
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _unlock(fd)
     finally:
         os.close(fd)
