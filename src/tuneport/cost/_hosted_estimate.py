@@ -17,7 +17,13 @@ from tuneport.cost._estimate_parts import (
     tokenizer_assumption,
     truncated_totals,
 )
-from tuneport.cost._hosted import apply_minimum, billed_tokens, split_validation, token_cost
+from tuneport.cost._hosted import (
+    BilledTokens,
+    apply_minimum,
+    billed_tokens,
+    split_validation,
+    token_cost,
+)
 from tuneport.cost._types import CostEstimate, CostLine, ServingCost, TokenCounts, UsdRange
 
 __all__ = ["hosted_estimate"]
@@ -148,77 +154,7 @@ def hosted_estimate(
 
     label = f"{provider.name} training ({key})"
     prices_as_of = {label: price.as_of}
-    lines = [
-        CostLine(label="training examples", quantity=Decimal(n_train), unit="examples"),
-        CostLine(
-            label="tokens per epoch"
-            + (f" (at most {max_tokens:,} per example)" if max_tokens else ""),
-            quantity=Decimal(parts.train_tokens),
-            unit="tokens",
-        ),
-        CostLine(label="epochs", quantity=Decimal(n_epochs), unit="epochs"),
-        _priced_tokens("billed training tokens", parts.billed_training, price),
-    ]
-    if n_val:
-        lines.append(_priced_tokens(
-            f"validation tokens billed ({provider.validation_billing})",
-            parts.billed_validation, price,
-        ))
-    if price.min_charge_usd is not None:
-        applied = amounts[1] == price.min_charge_usd and token_cost(
-            parts.total, price.usd_per_1m
-        ) < price.min_charge_usd
-        lines.append(
-            CostLine(
-                label="minimum charge per job" + (" (applied)" if applied else ""),
-                quantity=Decimal(1),
-                unit="job",
-                unit_price_usd=price.min_charge_usd,
-                amount_usd=price.min_charge_usd if applied else None,
-                as_of=price.as_of,
-                source=price.source,
-            )
-        )
-
-    assumptions = [
-        tokenizer_assumption(counts),
-        epoch_note,
-        f"price {price.usd_per_1m} USD per 1M tokens for {key}"
-        + (f" (size tier {price.tier})" if price.tier else "")
-        + f", as of {price.as_of.isoformat()}",
-    ]
-    if (range_low, range_high) != (1.0, 1.0):
-        assumptions.append(
-            f"{provider.display_name}'s own estimator presents {range_low:g}x to "
-            f"{range_high:g}x; the range uses the same spread"
-        )
-    if n_val:
-        rule = {
-            "not_billed": "validation tokens are not billed",
-            "per_eval": f"validation billed per evaluation ({parts.n_evals} evaluation(s), "
-            "one per epoch unless given)",
-            "as_training": "validation tokens billed like training tokens",
-        }[provider.validation_billing]
-        assumptions.append(f"{n_val} of {n} examples held out for validation; {rule}")
-    if price.min_charge_usd is not None and not price.min_charge_confirmed:
-        assumptions.append(
-            f"minimum charge ${price.min_charge_usd} per job from an old source; left out of "
-            "the low end"
-        )
-
-    notes: list[str] = []
-    if cut:
-        notes.append(
-            f"{cut} example(s) exceed {max_tokens} tokens and are truncated (billed at "
-            f"{max_tokens})."
-        )
-    limit = provider.limits.max_examples_times_epochs
-    if limit is not None and n_train * n_epochs > limit:
-        notes.append(
-            f"{n_train} examples x {n_epochs} epochs exceeds {provider.display_name}'s limit of "
-            f"{limit:,}; the job would be refused."
-        )
-    notes.extend(_availability_notes(entry, provider, today))
+    notes = _notes(provider, entry, cut, n_train, n_epochs, today)
     serving, serving_notes = _serving_from_entry(entry)
     notes.extend(serving_notes)
     if serving is not None:
@@ -238,8 +174,8 @@ def hosted_estimate(
         billed_tokens=(bills[0].total, bills[1].total, bills[2].total),
         examples=n,
         tokenizer=counts.tokenizer,
-        lines=tuple(lines),
-        assumptions=tuple(assumptions),
+        lines=_lines(provider, entry, price, parts, n_train, n_val, n_epochs, amounts[1]),
+        assumptions=_assumptions(provider, counts, price, key, epoch_note, parts, n_val),
         notes=tuple(notes),
         as_of=min(prices_as_of.values()),
         prices_as_of=prices_as_of,
@@ -247,3 +183,95 @@ def hosted_estimate(
     )
 
 
+def _lines(provider: ProviderCatalog, entry: ModelEntry, price: MethodPrice,
+           parts: BilledTokens, n_train: int, n_val: int, n_epochs: int,
+           expected_usd: Decimal) -> tuple[CostLine, ...]:
+    """The itemized bill at the expected token count."""
+    max_tokens = entry.max_tokens_per_example
+    lines = [
+        CostLine(label="training examples", quantity=Decimal(n_train), unit="examples"),
+        CostLine(
+            label="tokens per epoch"
+            + (f" (at most {max_tokens:,} per example)" if max_tokens else ""),
+            quantity=Decimal(parts.train_tokens),
+            unit="tokens",
+        ),
+        CostLine(label="epochs", quantity=Decimal(n_epochs), unit="epochs"),
+        _priced_tokens("billed training tokens", parts.billed_training, price),
+    ]
+    if n_val:
+        lines.append(_priced_tokens(
+            f"validation tokens billed ({provider.validation_billing})",
+            parts.billed_validation, price,
+        ))
+    if price.min_charge_usd is not None:
+        applied = expected_usd == price.min_charge_usd and token_cost(
+            parts.total, price.usd_per_1m
+        ) < price.min_charge_usd
+        lines.append(
+            CostLine(
+                label="minimum charge per job" + (" (applied)" if applied else ""),
+                quantity=Decimal(1),
+                unit="job",
+                unit_price_usd=price.min_charge_usd,
+                amount_usd=price.min_charge_usd if applied else None,
+                as_of=price.as_of,
+                source=price.source,
+            )
+        )
+    return tuple(lines)
+
+
+def _assumptions(provider: ProviderCatalog, counts: TokenCounts, price: MethodPrice, key: str,
+                 epoch_note: str, parts: BilledTokens, n_val: int) -> tuple[str, ...]:
+    """What the numbers rest on: tokenizer, epochs, the price, spread, validation, minimum."""
+    from tuneport.cost._money import usd_text
+
+    range_low, range_high = provider.estimate_range
+    assumptions = [
+        tokenizer_assumption(counts),
+        epoch_note,
+        f"price {price.usd_per_1m} USD per 1M tokens for {key}"
+        + (f" (size tier {price.tier})" if price.tier else "")
+        + f", as of {price.as_of.isoformat()}",
+    ]
+    if (range_low, range_high) != (1.0, 1.0):
+        assumptions.append(
+            f"{provider.display_name}'s own estimator presents {range_low:g}x to "
+            f"{range_high:g}x; the range uses the same spread"
+        )
+    if n_val:
+        rule = {
+            "not_billed": "validation tokens are not billed",
+            "per_eval": f"validation billed per evaluation ({parts.n_evals} evaluation(s), "
+            "one per epoch unless given)",
+            "as_training": "validation tokens billed like training tokens",
+        }[provider.validation_billing]
+        assumptions.append(f"{n_val} of {counts.examples} examples held out for validation; "
+                           f"{rule}")
+    if price.min_charge_usd is not None and not price.min_charge_confirmed:
+        assumptions.append(
+            f"minimum charge {usd_text(price.min_charge_usd)} per job from an old source; left "
+            "out of the low end"
+        )
+    return tuple(assumptions)
+
+
+def _notes(provider: ProviderCatalog, entry: ModelEntry, cut: int, n_train: int,
+           n_epochs: int, today: date) -> list[str]:
+    """Warnings: truncated examples, the provider's examples x epochs limit, availability."""
+    max_tokens = entry.max_tokens_per_example
+    notes: list[str] = []
+    if cut:
+        notes.append(
+            f"{cut} example(s) exceed {max_tokens} tokens and are truncated (billed at "
+            f"{max_tokens})."
+        )
+    limit = provider.limits.max_examples_times_epochs
+    if limit is not None and n_train * n_epochs > limit:
+        notes.append(
+            f"{n_train} examples x {n_epochs} epochs exceeds {provider.display_name}'s limit of "
+            f"{limit:,}; the job would be refused."
+        )
+    notes.extend(_availability_notes(entry, provider, today))
+    return notes
