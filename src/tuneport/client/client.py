@@ -270,7 +270,8 @@ class Client:
             provider: this call's provider (default: the client's).
             on_progress: called with ``(stage, info)`` at each step (``validated``,
                 ``uploading``, ``uploaded``, ``upload_reused``, ``creating``, ``created``,
-                ``adopted``, ``existing``); the CLI uses it for its progress display.
+                ``adopted``, ``existing``, and ``waiting_for_lock`` while another process
+                submits the same thing); the CLI uses it for its progress display.
             allow_overlap: train even on examples held out for evaluation (by
                 :meth:`Dataset.split` or an earlier :meth:`evaluate`); refused by default.
             **provider_options: provider-only fields passed through to the provider.
