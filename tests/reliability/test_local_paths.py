@@ -123,3 +123,26 @@ def test_client_home_is_honoured_by_the_local_backend(tmp_path: Path,
     # The environment's home does not see the client's runs.
     with pytest.raises(TuneportError):
         tuneport.Client(provider="local", home=elsewhere).get_job(f"local:{run_id}")
+
+
+def test_home_holds_a_whole_local_run_end_to_end(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train, account and chat under Client(home=H) while TUNEPORT_HOME points elsewhere."""
+    pytest.importorskip("torch")
+    pytest.importorskip("peft")
+    from tuneport.testing import tiny_chat_examples, tiny_model
+
+    model = tiny_model(tmp_path / "model")
+    elsewhere, home = tmp_path / "env-home", tmp_path / "client-home"
+    monkeypatch.setenv("TUNEPORT_HOME", str(elsewhere))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with tuneport.Client(provider="local", home=home) as client:
+        job = client.fine_tune(
+            tuneport.Dataset.from_records(tiny_chat_examples(24)), model=str(model),
+            epochs=1, batch_size=8, threads=1)
+        job = client.wait(job, timeout=300)
+        assert (home / "runs" / job.id.removeprefix("local:") / "adapter").is_dir()
+        assert (home / "throughput.jsonl").is_file()  # the trainer's accounting
+        reply = client.endpoint(job).chat([{"role": "user", "content": "hi"}], max_tokens=2)
+        assert isinstance(reply, str)
+    assert not elsewhere.exists()

@@ -100,6 +100,11 @@ class LocalModel:
         if endpoint.kind != "local":
             raise ConfigError("LocalModel.from_endpoint needs a local endpoint "
                               f"(got {endpoint.kind!r}); use endpoint.openai_client().")
+        if endpoint.adapter_path is not None and endpoint.base_model:
+            # The endpoint knows where its run lives, whatever home it was made under
+            # (Client(home=...)); the job id alone would be looked up in TUNEPORT_HOME.
+            return cls.from_paths(endpoint.base_model, endpoint.adapter_path,
+                                  name=endpoint.model)
         return cls.from_job(endpoint.model)
 
     def chat(self, messages: list[dict[str, Any]], *, max_tokens: int = 128,
