@@ -245,6 +245,56 @@ def estimate(
     return min(rows, key=lambda r: r.training_usd.expected)
 
 
+def _hosted_rows(
+    catalog: Catalog, offers: Mapping[str, ModelEntry], canonical: str,
+    wanted: list[str] | None, cache: _CountCache, options: dict[str, Any],
+) -> tuple[list[CostEstimate], list[SkippedOption], TokenCounts | None]:
+    """One row per hosted provider offering the model; the others, and why, as skipped."""
+    rows: list[CostEstimate] = []
+    skipped: list[SkippedOption] = []
+    first_counts: TokenCounts | None = None
+    for name in catalog.hosted_providers:
+        if wanted is not None and name not in wanted:
+            continue
+        entry = offers.get(name)
+        if entry is None:
+            skipped.append(SkippedOption(provider=name, reason=f"does not offer {canonical}"))
+            continue
+        until = entry.training_available_until
+        if until is not None and options["today"] > until:
+            skipped.append(SkippedOption(
+                provider=name, reason=f"no new fine-tuning jobs since {until}"))
+            continue
+        try:
+            counts = cache.get(name, entry.canonical, entry.tokenizer)
+            first_counts = first_counts or counts
+            rows.append(hosted_estimate(counts, catalog.provider(name), entry, **options))
+        except UnsupportedFeatureError as exc:
+            skipped.append(SkippedOption(provider=name, reason=str(exc)))
+    return rows, skipped, first_counts
+
+
+def _self_hosted_rows(
+    catalog: Catalog, local_entry: ModelEntry | None, canonical: str, specs: list[GpuSpec],
+    cache: _CountCache, options: dict[str, Any],
+) -> tuple[list[CostEstimate], list[SkippedOption], TokenCounts | None]:
+    """Rows for each GPU/cloud where the model fits; the rest, and why, as skipped."""
+    if local_entry is None:
+        return [], [SkippedOption(
+            provider="self-hosted",
+            reason=f"{canonical} is not in the local catalog (no open weights known); to "
+            "compare rented GPUs, add it with hf_id and params_b under [[models]] in "
+            "TUNEPORT_CATALOG_DIR/local.toml.",
+        )], None
+    counts = cache.get("local", local_entry.hf_id or local_entry.id, local_entry.tokenizer)
+    try:
+        rows, skipped = _self_hosted_options(counts, local_entry, catalog, specs=specs,
+                                             **options)
+    except UnsupportedFeatureError as exc:  # e.g. a method the local backend lacks
+        rows, skipped = [], [SkippedOption(provider="self-hosted", reason=str(exc))]
+    return rows, skipped, counts
+
+
 def compare(
     dataset: DatasetLike,
     *,
@@ -294,56 +344,16 @@ def compare(
     # Typos in GPU names fail here, before any counting, not as a silently skipped row.
     specs = _gpu_specs(gpus, catalog)
     cache = _CountCache(dataset)
-    rows: list[CostEstimate] = []
-    skipped: list[SkippedOption] = []
-    first_counts: TokenCounts | None = None
-
-    for name in catalog.hosted_providers:
-        if wanted is not None and name not in wanted:
-            continue
-        pc = catalog.provider(name)
-        entry = offers.get(name)
-        if entry is None:
-            skipped.append(SkippedOption(provider=name, reason=f"does not offer {canonical}"))
-            continue
-        if entry.training_available_until is not None and today > entry.training_available_until:
-            skipped.append(SkippedOption(
-                provider=name,
-                reason=f"no new fine-tuning jobs since {entry.training_available_until}",
-            ))
-            continue
-        try:
-            counts = cache.get(name, entry.canonical, entry.tokenizer)
-            first_counts = first_counts or counts
-            rows.append(hosted_estimate(
-                counts, pc, entry, method=method, epochs=epochs,
-                validation_fraction=validation_fraction, today=today,
-            ))
-        except UnsupportedFeatureError as exc:
-            skipped.append(SkippedOption(provider=name, reason=str(exc)))
-
+    options = {"method": method, "epochs": epochs, "validation_fraction": validation_fraction,
+               "today": today}
+    rows, skipped, first_counts = _hosted_rows(catalog, offers, canonical, wanted, cache,
+                                               options)
     if wanted is None or "local" in wanted or "self-hosted" in wanted:
-        local_entry = offers.get("local")
-        if local_entry is None:
-            skipped.append(SkippedOption(
-                provider="self-hosted",
-                reason=f"{canonical} is not in the local catalog (no open weights known); to "
-                "compare rented GPUs, add it with hf_id and params_b under [[models]] in "
-                "TUNEPORT_CATALOG_DIR/local.toml.",
-            ))
-        else:
-            counts = cache.get("local", local_entry.hf_id or local_entry.id,
-                               local_entry.tokenizer)
-            first_counts = first_counts or counts
-            try:
-                more, why = _self_hosted_options(
-                    counts, local_entry, catalog, method=method, epochs=epochs, specs=specs,
-                    validation_fraction=validation_fraction, today=today,
-                )
-            except UnsupportedFeatureError as exc:  # e.g. a method the local backend lacks
-                more, why = [], [SkippedOption(provider="self-hosted", reason=str(exc))]
-            rows.extend(more)
-            skipped.extend(why)
+        more, why, counts = _self_hosted_rows(catalog, offers.get("local"), canonical, specs,
+                                              cache, options)
+        rows.extend(more)
+        skipped.extend(why)
+        first_counts = first_counts or counts
 
     rows.sort(key=lambda r: (r.training_usd.expected, r.training_usd.high))
     return Comparison(
