@@ -50,7 +50,7 @@ def make_pairs(n: int, seed: int) -> list[dict[str, Any]]:
         question = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 15))) + "?"
         topic = question.split()[0]
 
-        def reply(on_topic: bool) -> str:
+        def reply(on_topic: bool, topic: str = topic) -> str:
             length = int(math.exp(rng.uniform(math.log(8), math.log(96))))
             words = [topic if on_topic and rng.random() < 0.3 else rng.choice(WORDS)
                      for _ in range(length)]
