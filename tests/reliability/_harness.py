@@ -82,11 +82,12 @@ def remote_jobs(emu: Emulator, provider: str) -> list[dict[str, Any]]:
 
 def wait_for(predicate: Any, timeout: float, what: str,
              children: list[subprocess.Popen[str]] = ()) -> None:  # type: ignore[assignment]
-    """Wait until ``predicate()``; fail at once, with its stderr, if a child died."""
+    """Wait until ``predicate()``; fail at once, with its stderr, if a child failed."""
     deadline = time.monotonic() + timeout
     while not predicate():
         for child in children:
-            if child.poll() is not None:
+            # A child that exits 0 has written all its answers; only a failure ends the wait.
+            if child.poll() not in (None, 0):
                 _, err = child.communicate()
                 raise AssertionError(f"a child exited {child.returncode} while waiting for "
                                      f"{what}:\n{err[-3000:]}")
