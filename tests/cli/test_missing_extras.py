@@ -45,18 +45,18 @@ def _assert_one_line(result: subprocess.CompletedProcess[str], extra: str) -> st
     return lines[0]
 
 
-@pytest.mark.parametrize(("provider", "sdk", "key_var"), [
-    ("together", "together", "TOGETHER_API_KEY"),
-    ("openai", "openai", "OPENAI_API_KEY"),
-    ("fireworks", "fireworks", "FIREWORKS_API_KEY"),
+@pytest.mark.parametrize(("provider", "sdk", "package", "key_var"), [
+    ("together", "together", "together", "TOGETHER_API_KEY"),
+    ("openai", "openai", "openai", "OPENAI_API_KEY"),
+    ("fireworks", "fireworks", "fireworks-ai", "FIREWORKS_API_KEY"),  # imported as fireworks
 ])
 def test_submit_without_the_sdk_names_the_hosted_extra(tmp_path: Path, provider: str, sdk: str,
-                                                        key_var: str) -> None:
+                                                        package: str, key_var: str) -> None:
     env = {key_var: "sk-test-not-a-real-key", "FIREWORKS_ACCOUNT_ID": "acct"}
     result = _run([sdk], ["submit", str(DATA), "-p", provider, "-m", "llama-3.1-8b-instruct"],
                   tmp_path, env)
     line = _assert_one_line(result, "hosted")
-    assert repr(sdk) in line
+    assert repr(package) in line
     assert "sk-test-not-a-real-key" not in result.stderr + result.stdout
 
 
