@@ -6,7 +6,8 @@ turn, printing ``{"job_id": ...}`` for each.
 
 With ``--sync DIR`` the process says it is ready (``DIR/ready.PID``, imports done), then
 for trial ``i`` waits until ``DIR/go.i`` exists, so that several processes start the same
-submission at the same instant, and writes its answer to ``DIR/i.PID.json``. With
+submission at the same instant, and writes its answer to ``DIR/i.PID.json``; when
+``go.i`` lists process indexes (``--index``), only those take part in that trial. With
 ``--kill-at`` it SIGKILLs itself when the submission reports that stage (``on_progress``),
 the way a crash or an OOM kill would end it.
 """
@@ -36,6 +37,7 @@ def main() -> int:
     parser.add_argument("data", nargs="+")
     parser.add_argument("--sync")
     parser.add_argument("--kill-at")
+    parser.add_argument("--index", type=int, default=0)
     args = parser.parse_args()
 
     import tuneport
@@ -55,8 +57,12 @@ def main() -> int:
         _write(sync / f"ready.{os.getpid()}", "")
     for trial, data in enumerate(args.data):
         if sync is not None:
-            while not (sync / f"go.{trial}").exists():
+            go = sync / f"go.{trial}"
+            while not go.exists():
                 time.sleep(0.002)
+            taking_part = go.read_text(encoding="utf-8").split()
+            if taking_part and str(args.index) not in taking_part:
+                continue
         try:
             job = client.fine_tune(data, model=args.model, on_progress=progress)
             answer = {"job_id": job.id, "key": job.idempotency_key}
