@@ -147,7 +147,9 @@ class AsyncClient:
         current, endpoint = await asyncio.to_thread(
             sync._start_deployment, job, options, stop_after
         )
-        if not wait or endpoint.state is EndpointState.READY:
+        if not wait or endpoint.state is EndpointState.READY or endpoint.kind != "dedicated":
+            # Only a dedicated deployment comes up by itself; a local model is served by
+            # `tuneport serve` (or answers in-process), so there is nothing to wait for.
             return endpoint
         following = endpoint_following(
             current, endpoint, start=asyncio.get_running_loop().time(), timeout=timeout,

@@ -610,7 +610,9 @@ class Client:
             ProviderError: the deployment failed.
         """
         current, endpoint = self._start_deployment(job, options, stop_after)
-        if not wait or endpoint.state is EndpointState.READY:
+        if not wait or endpoint.state is EndpointState.READY or endpoint.kind != "dedicated":
+            # Only a dedicated deployment comes up by itself; a local model is served by
+            # `tuneport serve` (or answers in-process), so there is nothing to wait for.
             return endpoint
         following = endpoint_following(
             current, endpoint, start=self._clock(), timeout=timeout, poll=poll, max_poll=None
