@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import threading
 import time
 import uuid
@@ -156,16 +157,65 @@ class LocalModel:
         :class:`ChatResult` with the whole text, token counts and finish reason. Closing
         the iterator early stops the generation.
         """
-        import queue
-
-        from transformers import StoppingCriteria, StoppingCriteriaList
-        from transformers.generation.streamers import BaseStreamer
-
         prompt = self._chat_prompt(messages)
         encoded, config, eos, no_adapter = self._prepare(prompt, max_tokens=max_tokens,
                                                          temperature=temperature, top_p=top_p,
                                                          use_adapter=use_adapter,
                                                          add_special_tokens=False)
+        pieces, halt, worker = self._generate_in_thread(encoded, config, no_adapter, seed)
+        # Held back until settled: the longest partial stop string, whitespace at the
+        # end (replies are stripped) and an incomplete UTF-8 character.
+        hold = max((len(s) - 1 for s in stop or () if s), default=0)
+        new: list[int] = []
+        sent, finish = "", "length"
+        try:
+            while True:
+                item = pieces.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    break
+                new.extend(item)
+                if new[-1] in eos:
+                    finish = "stop"
+                text, cut = _apply_stop(
+                    self.tokenizer.decode(new, skip_special_tokens=True).lstrip(), stop)
+                if cut:
+                    finish = "stop"
+                    halt.set()
+                ready = text.rstrip().rstrip("\ufffd")
+                ready = ready if cut else ready[: max(0, len(ready) - hold)]
+                if len(ready) > len(sent):
+                    yield ready[len(sent):]
+                    sent = ready
+                if cut:
+                    break
+            text, _ = _apply_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop)
+            text = text.strip()
+            if len(text) > len(sent):
+                yield text[len(sent):]
+            yield ChatResult(text=text, prompt_tokens=int(encoded["input_ids"].shape[1]),
+                             completion_tokens=len(new), finish_reason=finish)
+        finally:
+            halt.set()
+            worker.join()
+
+    def _generate_in_thread(
+        self, encoded: Any, config: Any, no_adapter: Any, seed: int | None,
+    ) -> tuple[queue.Queue[list[int] | BaseException | None], threading.Event,
+               threading.Thread]:
+        """Start ``generate`` in a thread that hands each new token id to a queue.
+
+        Returns the queue (lists of ids, then ``None``; or the exception generation
+        raised), an event that stops generation when set (a stop string was seen, or the
+        reader went away), and the thread. Token ids rather than text (transformers'
+        ``TextIteratorStreamer``) because the reply's usage counts tokens and its finish
+        reason needs the ids; stop strings are cut here rather than by ``stop_strings``,
+        which keeps the stop text in the reply where OpenAI's API leaves it out.
+        """
+        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers.generation.streamers import BaseStreamer
+
         pieces: queue.Queue[list[int] | BaseException | None] = queue.Queue()
         halt = threading.Event()
 
@@ -205,42 +255,7 @@ class LocalModel:
 
         worker = threading.Thread(target=produce, daemon=True)
         worker.start()
-        # Held back until settled: the longest partial stop string, whitespace at the
-        # end (replies are stripped) and an incomplete UTF-8 character.
-        hold = max((len(s) - 1 for s in stop or () if s), default=0)
-        new: list[int] = []
-        sent, finish = "", "length"
-        try:
-            while True:
-                item = pieces.get()
-                if isinstance(item, BaseException):
-                    raise item
-                if item is None:
-                    break
-                new.extend(item)
-                if new[-1] in eos:
-                    finish = "stop"
-                text, cut = _apply_stop(
-                    self.tokenizer.decode(new, skip_special_tokens=True).lstrip(), stop)
-                if cut:
-                    finish = "stop"
-                    halt.set()
-                ready = text.rstrip().rstrip("\ufffd")
-                ready = ready if cut else ready[: max(0, len(ready) - hold)]
-                if len(ready) > len(sent):
-                    yield ready[len(sent):]
-                    sent = ready
-                if cut:
-                    break
-            text, _ = _apply_stop(self.tokenizer.decode(new, skip_special_tokens=True), stop)
-            text = text.strip()
-            if len(text) > len(sent):
-                yield text[len(sent):]
-            yield ChatResult(text=text, prompt_tokens=int(encoded["input_ids"].shape[1]),
-                             completion_tokens=len(new), finish_reason=finish)
-        finally:
-            halt.set()
-            worker.join()
+        return pieces, halt, worker
 
     def _chat_prompt(self, messages: list[dict[str, Any]]) -> str:
         return str(self.tokenizer.apply_chat_template(
