@@ -32,7 +32,7 @@ __all__ = ["DEFAULT_RATE_LIMITS", "Engine", "Outcome", "Request", "RetryCall"]
 DEFAULT_RATE_LIMITS: dict[str, float] = {"openai": 8.0, "together": 8.0, "fireworks": 8.0}
 
 #: How many local conversations go to one batched call (progress is reported between).
-LOCAL_CHUNK = 32
+LOCAL_CHUNK = 16
 
 RetryCall = Callable[[Callable[[], Any]], Any]
 ProgressHook = Callable[[str, dict[str, Any]], None]
