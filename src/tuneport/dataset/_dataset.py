@@ -98,6 +98,15 @@ class Dataset:
                 except (ValueError, RecursionError):
                     yield line, None, item
                     continue
+            else:
+                # Python records may hold what JSON cannot (bytes, sets, NaN): not usable.
+                try:
+                    unusable = _validate.upload_problem(obj) is not None
+                except RecursionError:
+                    unusable = True
+                if unusable:
+                    yield line, None, repr(type(item)).encode()
+                    continue
             if not isinstance(obj, dict):
                 yield line, None, item
                 continue

@@ -12,10 +12,11 @@ merged exactly (:func:`merge`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import repeat
@@ -61,29 +62,48 @@ def _loads(raw: bytes) -> Any:
 
 
 # A JSON escape of a UTF-16 surrogate, or a surrogate's own (invalid) UTF-8 bytes that the
-# surrogatepass decoding lets through: only such lines can hold a lone surrogate.
-_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+# surrogatepass decoding lets through, or the NaN/Infinity that json.loads accepts: only
+# such lines can hold a value that cannot be uploaded as JSON.
+_UPLOAD_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|NaN|Infinity")
 
 
-def unencodable(obj: Any) -> bool:
-    """Whether some string in ``obj`` cannot be encoded as UTF-8 (a lone surrogate).
+def upload_problem(obj: Any) -> tuple[str, str] | None:
+    """``(code, what)`` for the first value of ``obj`` that cannot be uploaded as JSON.
+
+    ``unencodable_text``: a string with a lone surrogate (not encodable as UTF-8).
+    ``wrong_type``: NaN or an infinity (not JSON, though Python's json reads and writes
+    them), a non-string key, or a Python value JSON has no type for (bytes, a set...).
 
     Raises:
         RecursionError: ``obj`` is nested deeper than Python's recursion limit allows.
     """
     if isinstance(obj, str):
         if obj.isascii():
-            return False
+            return None
         try:
             obj.encode("utf-8")
         except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(obj, dict):
-        return any(unencodable(k) or unencodable(v) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return any(unencodable(v) for v in obj)
-    return False
+            return "unencodable_text", "a lone UTF-16 surrogate"
+        return None
+    if obj is None or isinstance(obj, bool | int):
+        return None
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else ("wrong_type", f"the number {obj!r}")
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                return "wrong_type", f"a key of type {type(k).__name__}"
+            found = upload_problem(k) or upload_problem(v)
+            if found is not None:
+                return found
+        return None
+    if isinstance(obj, list | tuple):
+        for v in obj:
+            found = upload_problem(v)
+            if found is not None:
+                return found
+        return None
+    return "wrong_type", f"a value of Python type {type(obj).__name__}"
 
 
 def resolve_rules(targets: tuple[str, ...] | list[str],
@@ -423,7 +443,7 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
                     add(line, "nul_byte", "The line holds NUL bytes: the file may be UTF-16 or "
                         "binary. Save it as UTF-8 JSONL.", everyone)
                     continue
-                suspect = _SURROGATE_HINT.search(item) is not None
+                suspect = _UPLOAD_HINT.search(item) is not None
                 try:
                     obj = _loads(item)
                 except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -435,7 +455,7 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
                 # The raw line is parsed: let a long one go before its strings are counted
                 # (memory stays a small multiple of the longest line).
                 item = None
-                if suspect and _lone_surrogate(add, line, obj, everyone):
+                if suspect and _not_uploadable(add, line, obj, everyone):
                     continue
             elif type(item) is BlankRun:
                 lines = line + item.count - 1
@@ -457,7 +477,7 @@ def scan(items: Iterable[tuple[int, Any]], rules: dict[str, TargetRules], *,
             else:
                 obj = item
                 try:
-                    if _lone_surrogate(add, line, obj, everyone):
+                    if _not_uploadable(add, line, obj, everyone):
                         continue
                 except RecursionError:
                     _too_deep(add, line, everyone)
@@ -624,17 +644,23 @@ def _too_deep(add: Any, line: int, everyone: tuple[str, ...]) -> None:
         "no training example needs this. Flatten or remove it.", everyone)
 
 
-def _lone_surrogate(add: Any, line: int, obj: Any, everyone: tuple[str, ...]) -> bool:
-    """Report a lone surrogate in ``obj``; True when there was one."""
+def _not_uploadable(add: Any, line: int, obj: Any, everyone: tuple[str, ...]) -> bool:
+    """Report a value of ``obj`` that cannot be uploaded as JSON; True when there was one."""
     try:
-        bad = unencodable(obj)
+        found = upload_problem(obj)
     except RecursionError:
         _too_deep(add, line, everyone)
         return True
-    if bad:
-        add(line, "unencodable_text", "Text holds a lone UTF-16 surrogate (such as \\ud800) "
-            "that cannot be encoded as UTF-8 for upload. Remove it or pair it.", everyone)
-    return bad
+    if found is None:
+        return False
+    code, what = found
+    if code == "unencodable_text":
+        add(line, code, "Text holds a lone UTF-16 surrogate (such as \\ud800) that cannot be "
+            "encoded as UTF-8 for upload. Remove it or pair it.", everyone)
+    else:
+        add(line, code, f"The example holds {what}, which JSON cannot carry to a provider. "
+            "Use strings, finite numbers, true/false/null, lists and objects only.", everyone)
+    return True
 
 
 def _bad_line(add: Any, line: int, raw: bytes, exc: ValueError,
