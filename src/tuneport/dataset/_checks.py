@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tuneport.dataset._codes import Severity
 from tuneport.dataset._preference import canonical_preference, is_common_shape
 from tuneport.dataset._targets import KNOWN_ROLES, TargetRules
 
@@ -404,10 +403,3 @@ class RecordChecker:
                      "make the rejected reply the worse answer or drop the line.", self.all)
             return -1
         return n + 2
-
-
-def severity_of(code: str) -> Severity:
-    """The usual severity of a code (re-exported for renderers and tests)."""
-    from tuneport.dataset._codes import CODES
-
-    return CODES[code].severity

@@ -244,10 +244,6 @@ def _money(usd: float) -> dict[str, Any]:
     return {"currencyCode": "USD", "units": str(units), "nanos": round((usd - units) * 1e9)}
 
 
-def _base_billions(model: str) -> int:
-    return BASE_MODELS.get(model.rsplit("/", 1)[-1], 8)
-
-
 def _check_job_body(state: EmulatorState, account: str,
                     body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     dataset = body.get("dataset")

@@ -474,10 +474,6 @@ class LocalProvider(Provider):
             rd.append_event("Cancelled", type="status")
         return self.get_job(job_id)
 
-    def resume(self, job: Job | str) -> Job:
-        """Restart an interrupted, crashed or cancelled run from its last checkpoint."""
-        return self.resume_job(job if isinstance(job, str) else job.id)
-
     def resume_job(self, job_id: str) -> Job:
         """Restart an interrupted, crashed or cancelled run from its last checkpoint."""
         rd = self._rundir(job_id)
