@@ -83,6 +83,9 @@ class Provider(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: What the backend offers (methods, events, estimates, deployments). An empty set offers
+    #: nothing, so an adapter that forgets to declare it is refused every method, not
+    #: trusted with all of them (``tuneport.testing.ProviderConformance`` checks it).
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     STATUS_MAP: ClassVar[Mapping[str, JobStatus]] = {}
 
