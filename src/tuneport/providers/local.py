@@ -604,8 +604,10 @@ def _in_home_iter(method: Callable[..., Iterator[_T]]) -> Callable[..., Iterator
 
 
 # Every entry point reads or writes under the home: each runs inside the provider's home.
+# (A name no longer defined is skipped, so removing a method never breaks the import.)
 for _name in ("wait_file_ready", "file_readiness", "upload", "create_job", "get_job",
-              "cancel_job", "resume", "resume_job", "events", "metrics", "checkpoints",
+              "cancel_job", "resume_job", "events", "metrics", "checkpoints",
               "find_job", "endpoint"):
-    setattr(LocalProvider, _name, _in_home(getattr(LocalProvider, _name)))
+    if callable(LocalProvider.__dict__.get(_name)):
+        setattr(LocalProvider, _name, _in_home(getattr(LocalProvider, _name)))
 LocalProvider.list_jobs = _in_home_iter(LocalProvider.list_jobs)  # type: ignore[method-assign]
