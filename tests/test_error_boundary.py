@@ -100,6 +100,17 @@ def test_only_tuneport_errors_come_out(name: str) -> None:
     assert "Traceback" not in message
 
 
+async def test_the_async_client_has_the_same_boundary() -> None:
+    with pytest.raises(tuneport.ConfigError, match="retry="):
+        tuneport.AsyncClient(provider="together", retry=0)
+    client = tuneport.AsyncClient(provider="together", api_key="sk-test", base_url=CLOSED,
+                                  retry=1)
+    with pytest.raises(tuneport.ConfigError, match="epochs"):
+        await client.fine_tune(_ds(), model="llama-3.1-8b-instruct", epochs="three")
+    with pytest.raises(tuneport.TuneportError):
+        await client.get_job("together:ft-1")
+
+
 def test_a_type_slip_names_the_argument_and_its_fix() -> None:
     with pytest.raises(tuneport.ConfigError) as caught:
         _tune(_hosted, epochs="three")()
