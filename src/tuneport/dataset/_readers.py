@@ -29,6 +29,9 @@ class JsonlSource:
     kind = "jsonl"
 
     def __init__(self, path: str | Path) -> None:
+        if not isinstance(path, str | Path):
+            raise DatasetError(f"A dataset path is a str or pathlib.Path, not a "
+                               f"{type(path).__name__}; pass the path of a .jsonl file.")
         try:
             self.path = Path(path).expanduser()
             if not self.path.exists():
