@@ -223,7 +223,8 @@ def _headline(report: EvalReport) -> str:
         return ""
     name = report.metric_names[0]
     pair = report.pairwise[name]
-    counts = f"{pair.wins} wins, {pair.ties} ties, {pair.losses} losses; p = {_p(pair.p_value)}"
+    p_text = f"p = {pair.p_value:.3g}" if pair.p_value >= 0.001 else "p &lt; 0.001"
+    counts = f"{pair.wins} wins, {pair.ties} ties, {pair.losses} losses; {p_text}"
     if pair.p_value < 0.05 and pair.wins > pair.losses:
         cls, text = "good", f"The fine-tune is better on {escape(name)}"
     elif pair.p_value < 0.05 and pair.losses > pair.wins:
