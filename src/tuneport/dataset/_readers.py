@@ -35,7 +35,8 @@ class JsonlSource:
         try:
             self.path = Path(path).expanduser()
             if not self.path.exists():
-                raise DatasetError(f"Dataset file not found: {self.path}. Check the path.")
+                raise DatasetError(f"Dataset file not found: {self.path} does not exist. "
+                                   "Check the path.")
             if not self.path.is_file():
                 raise DatasetError(f"{self.path} is not a file; give the path of a .jsonl file.")
             with self.path.open("rb") as fh:
