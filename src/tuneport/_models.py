@@ -91,7 +91,9 @@ class Capability(enum.StrEnum):
     METRICS = "metrics"
     DEPLOY = "deploy"
     WANDB = "wandb"
+    #: ``pause_job`` / ``unpause_job``: hold a running job and let it continue (OpenAI).
     PAUSE = "pause"
+    #: ``restart_job``: start an interrupted run again from its last checkpoint (local).
     RESUME = "resume"
 
 

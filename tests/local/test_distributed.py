@@ -81,7 +81,7 @@ def test_fsdp_full_fine_tuning_resumes_and_equals_one_process(
     stopped_at = fsdp.raw["step"]
     assert provider.checkpoints(fsdp.id)[-1].step == stopped_at  # gathered from both shards
 
-    fsdp = wait(provider, provider.resume_job(fsdp.id).id, timeout=240)
+    fsdp = wait(provider, provider.restart_job(fsdp.id).id, timeout=240)
     single = wait(provider, single.id)
     assert fsdp.status is JobStatus.SUCCEEDED, log_of(home, fsdp.id)
     assert single.status is JobStatus.SUCCEEDED, log_of(home, single.id)

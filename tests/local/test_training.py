@@ -102,7 +102,7 @@ def test_sigterm_checkpoint_and_resume_gives_the_same_model(
     assert 6 <= stopped_at < 16
     assert provider.checkpoints(job.id)[-1].step == stopped_at
 
-    job = provider.resume_job(job.id)
+    job = provider.restart_job(job.id)
     job = wait(provider, job.id)
     assert job.status is JobStatus.SUCCEEDED, log_of(home, job.id)
     assert any(e.type == "resume" and e.step == stopped_at for e in provider.events(job.id))

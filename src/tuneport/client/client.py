@@ -450,7 +450,7 @@ class Client:
         """Resume an interrupted job from its last checkpoint (local backend)."""
         name, job_id = self._resolve(job)
         adapter = self.adapter(name)
-        result = adapter.resume_job(job_id)
+        result = adapter.restart_job(job_id)
         self.ledger.save_job(result, scope=adapter.ledger_scope)
         return result
 

@@ -213,11 +213,14 @@ class Provider(abc.ABC):
                 "was nothing to stop.")
         return current.model_copy(update={"notes": (*current.notes, note)})
 
-    def resume_job(self, job_id: str) -> Job:
-        """Resume an interrupted job from its last checkpoint (local backend)."""
+    def restart_job(self, job_id: str) -> Job:
+        """Restart an interrupted job from its last checkpoint (local backend).
+
+        Not OpenAI's "resume", which continues a paused job: that is ``unpause_job`` there.
+        """
         from tuneport._exceptions import UnsupportedFeatureError
 
-        raise UnsupportedFeatureError(f"{self.name} cannot resume jobs.")
+        raise UnsupportedFeatureError(f"{self.name} cannot restart jobs from a checkpoint.")
 
     def quote(self, file: RemoteFile, spec: FineTuneSpec) -> ProviderQuote:
         """Ask the provider to price a job on an uploaded file (``ESTIMATE_API`` capability)."""

@@ -238,7 +238,7 @@ class ProviderConformance:
             again: Job | None = None
             refusal = ""
             try:
-                again = provider.resume_job(done.id)
+                again = provider.restart_job(done.id)
             except TuneportError as exc:  # refusing is fine; any other exception is not
                 refusal = str(exc)
             # Either a clear refusal, or the finished job as it is (not started again).

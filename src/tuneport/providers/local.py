@@ -391,7 +391,7 @@ class LocalProvider(Provider):
         status = rd.read_status()
         raw = str(status.get("status", "queued"))
         pid = status.get("launcher_pid")
-        # No pid yet: the trainer is being launched right now (create_job / resume_job).
+        # No pid yet: the trainer is being launched right now (create_job / restart_job).
         if raw in _ACTIVE and pid is not None and not _trainer_alive(status):
             # The process is gone but never wrote a final status: killed or crashed.
             raw = "cancelled" if rd.cancel_path.exists() else "crashed"
@@ -474,7 +474,7 @@ class LocalProvider(Provider):
             rd.append_event("Cancelled", type="status")
         return self.get_job(job_id)
 
-    def resume_job(self, job_id: str) -> Job:
+    def restart_job(self, job_id: str) -> Job:
         """Restart an interrupted, crashed or cancelled run from its last checkpoint."""
         rd = self._rundir(job_id)
         raw, status = self._raw_status(rd)
@@ -606,7 +606,7 @@ def _in_home_iter(method: Callable[..., Iterator[_T]]) -> Callable[..., Iterator
 # Every entry point reads or writes under the home: each runs inside the provider's home.
 # (A name no longer defined is skipped, so removing a method never breaks the import.)
 for _name in ("wait_file_ready", "file_readiness", "upload", "create_job", "get_job",
-              "cancel_job", "resume_job", "events", "metrics", "checkpoints",
+              "cancel_job", "restart_job", "events", "metrics", "checkpoints",
               "find_job", "endpoint"):
     if callable(LocalProvider.__dict__.get(_name)):
         setattr(LocalProvider, _name, _in_home(getattr(LocalProvider, _name)))

@@ -102,7 +102,7 @@ class OpenAIProvider(Provider):
     name: ClassVar[str] = "openai"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {Capability.LORA, Capability.DPO, Capability.EVENTS, Capability.CHECKPOINTS,
-         Capability.METRICS, Capability.WANDB, Capability.PAUSE, Capability.RESUME}
+         Capability.METRICS, Capability.WANDB, Capability.PAUSE}
     )
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
 
@@ -380,8 +380,8 @@ class OpenAIProvider(Provider):
             obj = self._client.fine_tuning.jobs.pause(job_id)
         return self._job(obj)
 
-    def resume_job(self, job_id: str) -> Job:
-        """Resume a paused job (OpenAI only)."""
+    def unpause_job(self, job_id: str) -> Job:
+        """Continue a paused job (OpenAI's ``/resume``; OpenAI only)."""
         with self._errors(f"resuming job {job_id}"):
             obj = self._client.fine_tuning.jobs.resume(job_id)
         return self._job(obj)
