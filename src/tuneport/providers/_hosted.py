@@ -5,7 +5,11 @@ shape (``APIStatusError`` with ``status_code``/``response``/``body``, ``APIConne
 ``APITimeoutError``). One boundary, :func:`map_errors`, turns them into tuneport's tree;
 each adapter passes its SDK module and may special-case a status (OpenAI's 403 on create).
 
-Nothing here imports an SDK: the adapters hand their module in.
+:class:`HostedProvider` is the adapters' common base: the SDK import with its install
+hint, the key check, the SDK client with its own retries off plus a reader client that may
+retry, ``from_settings``, the error boundary and file polling with an injectable sleep.
+
+Nothing here imports an SDK at module level: the base imports it when an adapter is built.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import hashlib
+import importlib
 import os
 import re
 import time
@@ -20,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from pydantic import SecretStr
 
@@ -36,11 +41,24 @@ from tuneport._exceptions import (
     ServerError,
     TransportError,
 )
-from tuneport._models import EndpointState, Job, JobEvent, JobStatus, ModelEndpoint, WandbConfig
+from tuneport._models import (
+    EndpointState,
+    Job,
+    JobEvent,
+    JobStatus,
+    ModelEndpoint,
+    RemoteFile,
+    WandbConfig,
+)
 from tuneport.providers import _scrub
+from tuneport.providers.base import Provider
+
+if TYPE_CHECKING:
+    from tuneport._config import ProviderSettings
 
 __all__ = [
     "ForbiddenHook",
+    "HostedProvider",
     "as_secret",
     "dump",
     "idempotency_token",
@@ -542,3 +560,111 @@ def not_deployed(
         kind="dedicated", state=EndpointState.NOT_DEPLOYED, base_model=job.base_model,
         hourly_usd=serving_hourly_usd(provider, hardware), notes=(note,), api_key=api_key,
     )
+
+
+
+# ---------------------------------------------------------------------------------------
+# The adapters' base
+
+
+class HostedProvider(Provider):
+    """What the OpenAI, Together and Fireworks adapters share; each keeps what differs.
+
+    A subclass sets ``name``, :attr:`sdk_module`, :attr:`sdk_client`, :attr:`key_env` and
+    :attr:`settings_fields`, sets its own attributes (``base_url`` first) and then calls
+    ``super().__init__``, which imports the SDK, checks the key and builds the clients
+    with :meth:`_client_options`.
+
+    Args:
+        api_key: the API key; falls back to :attr:`key_env`.
+        timeout: seconds per request.
+        max_retries: the SDK's own retries for reads. The main client always has none:
+            creates and uploads are retried by tuneport, which looks for an existing job
+            (or file) before sending one again.
+        sleep: how the adapter waits between file reads and between retries of an upload
+            part (tests pass a no-op).
+    """
+
+    #: The SDK's import name (``openai``) and its client class (``OpenAI``).
+    sdk_module: ClassVar[str]
+    sdk_client: ClassVar[str]
+    #: The variable the SDK itself reads the key from.
+    key_env: ClassVar[str]
+    #: Constructor arguments :meth:`from_settings` reads from the settings beyond the common
+    #: ones (a settings field such as ``project_id``, or a key of its free-form extras).
+    settings_fields: ClassVar[tuple[str, ...]] = ()
+
+    base_url: str
+    #: Seconds before the first read of an uploaded file that the provider processes.
+    file_poll_interval: float = 1.0
+
+    def __init__(
+        self,
+        *,
+        api_key: SecretStr | str | None,
+        timeout: float,
+        max_retries: int | None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        try:
+            self._sdk = importlib.import_module(self.sdk_module)
+        except ModuleNotFoundError as exc:
+            from tuneport._extras import missing_dependency
+
+            raise missing_dependency(exc, f"The {self.name} provider") from exc
+        self._key = require_key(self.name, api_key, self.key_env)
+        self._sleep = sleep
+        self._client: Any = getattr(self._sdk, self.sdk_client)(
+            api_key=self._key.get_secret_value(), timeout=timeout, max_retries=0,
+            **self._client_options(),
+        )
+        self._reader: Any = (
+            self._client.with_options(max_retries=max_retries) if max_retries else self._client
+        )
+
+    def _client_options(self) -> dict[str, Any]:
+        """Further arguments of the SDK client (the base URL, the account, the project)."""
+        return {"base_url": self.base_url}
+
+    @classmethod
+    def from_settings(cls, settings: ProviderSettings) -> Self:
+        """Build from a resolved ``tuneport._config.ProviderSettings``."""
+        extra = settings.model_extra or {}
+        options: dict[str, Any] = {
+            name: getattr(settings, name) if name in type(settings).model_fields
+            else extra.get(name)
+            for name in cls.settings_fields
+        }
+        # Every subclass takes base_url (each normalizes it its own way); the base does not.
+        options["base_url"] = settings.base_url
+        return cls(api_key=settings.api_key, timeout=settings.timeout,
+                   max_retries=settings.max_retries, **options)
+
+    @property
+    def ledger_scope(self) -> str:
+        """This adapter's base URL and account, hashed where it is the key (no secret)."""
+        return ledger_scope(self.name, self.base_url, api_key=self._key)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """The error boundary around one SDK call (see :func:`map_errors`)."""
+        return map_errors(self.name, self._sdk, action, secrets=(self._key.get_secret_value(),))
+
+    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
+        """Read the file until the provider has processed it (see ``Provider``).
+
+        Raises:
+            DatasetError: the provider rejected the file.
+            NotFoundError: the file is gone or was deleted as beyond repair: upload again.
+            TransportError: still not processed after ``timeout`` seconds.
+        """
+        from tuneport.providers._file_wait import wait_until_ready
+
+        return wait_until_ready(self, file, timeout=timeout, poll=self.file_poll_interval,
+                                sleep=self._sleep)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()

@@ -17,8 +17,9 @@ creation becomes :class:`ProviderUnavailableError` saying so.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
 
@@ -38,12 +39,9 @@ from tuneport._models import (
     RenderedDataset,
 )
 from tuneport.providers import _hosted, _transfers, _upload_progress
-from tuneport.providers.base import Provider
 
 if TYPE_CHECKING:
     import openai as openai_sdk
-
-    from tuneport._config import ProviderSettings
 
 __all__ = ["DEFAULT_BASE_URL", "IDEMPOTENCY_METADATA_KEY", "OpenAIProvider"]
 
@@ -83,7 +81,7 @@ _HYPERPARAMETERS = {
 }
 
 
-class OpenAIProvider(Provider):
+class OpenAIProvider(_hosted.HostedProvider):
     """OpenAI's managed fine-tuning (supervised and DPO), serverless inference.
 
     Args:
@@ -97,6 +95,7 @@ class OpenAIProvider(Provider):
         upload_part_bytes: bytes per part of the Uploads API (at most 64 MB; default
             :data:`UPLOAD_PART_BYTES`).
         part_retry_backoff: seconds before the first retry of a failed part.
+        sleep: the wait between retries of a failed part (tests pass a no-op).
     """
 
     name: ClassVar[str] = "openai"
@@ -105,6 +104,12 @@ class OpenAIProvider(Provider):
          Capability.METRICS, Capability.WANDB, Capability.PAUSE}
     )
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
+    sdk_module: ClassVar[str] = "openai"
+    sdk_client: ClassVar[str] = "OpenAI"
+    key_env: ClassVar[str] = "OPENAI_API_KEY"
+    settings_fields: ClassVar[tuple[str, ...]] = ("large_file_threshold",)
+    _client: openai_sdk.OpenAI
+    _reader: openai_sdk.OpenAI
 
     def __init__(
         self,
@@ -116,42 +121,13 @@ class OpenAIProvider(Provider):
         large_file_threshold: int | None = None,
         upload_part_bytes: int | None = None,
         part_retry_backoff: float = 0.5,
-        **_ignored: Any,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import openai
-
-        self._sdk = openai
-        self._key = _hosted.require_key(self.name, api_key, "OPENAI_API_KEY")
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.large_file_threshold = large_file_threshold
         self.upload_part_bytes = upload_part_bytes
         self.part_retry_backoff = part_retry_backoff
-        self._client: openai_sdk.OpenAI = openai.OpenAI(
-            api_key=self._key.get_secret_value(),
-            base_url=self.base_url,
-            timeout=timeout,
-            max_retries=0,
-        )
-        self._reader = (
-            self._client.with_options(max_retries=max_retries) if max_retries else self._client
-        )
-
-    @classmethod
-    def from_settings(cls, settings: ProviderSettings) -> Self:
-        """Build from a resolved ``tuneport._config.ProviderSettings``."""
-        return cls(
-            api_key=settings.api_key, base_url=settings.base_url,
-            timeout=settings.timeout, max_retries=settings.max_retries,
-            large_file_threshold=(settings.model_extra or {}).get("large_file_threshold"),
-        )
-
-    @property
-    def ledger_scope(self) -> str:
-        """This adapter's base URL and account, hashed where it is the key (no secret)."""
-        return _hosted.ledger_scope(self.name, self.base_url, api_key=self._key)
-
-    def __repr__(self) -> str:
-        return f"OpenAIProvider(base_url={self.base_url!r})"
+        super().__init__(api_key=api_key, timeout=timeout, max_retries=max_retries, sleep=sleep)
 
     def _errors(
         self, action: str, *, creating: bool = False
@@ -240,7 +216,7 @@ class OpenAIProvider(Provider):
                 return self._client.uploads.parts.create(upload_id, data=data).id
 
         return _hosted.with_retries(once, attempts=PART_ATTEMPTS,
-                                    initial_backoff=self.part_retry_backoff)
+                                    initial_backoff=self.part_retry_backoff, sleep=self._sleep)
 
     def _remote(self, obj: Any, rendered: RenderedDataset) -> RemoteFile:
         raw = _hosted.dump(obj)
@@ -479,10 +455,6 @@ class OpenAIProvider(Provider):
             kind="serverless", state=EndpointState.READY if ready else EndpointState.NOT_DEPLOYED,
             base_model=job.base_model, notes=notes, api_key=self._key,
         )
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
 
     # -- normalization -------------------------------------------------------------------
 
