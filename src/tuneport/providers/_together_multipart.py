@@ -14,6 +14,7 @@ Imported only when a multipart upload happens: it imports the SDK.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ class _PartRetryingUploader(MultipartUploadManager):
 
     attempts: int = 4
     backoff: float = 0.5
+    sleep: Callable[[float], None] = time.sleep
 
     def _upload_single_part(self, part_info: dict[str, Any], part_data: bytes) -> str:
         number = part_info.get("PartNumber", part_info.get("part_number", "?"))
@@ -39,7 +41,7 @@ class _PartRetryingUploader(MultipartUploadManager):
         return retried_transfer(
             lambda: parent(part_info, part_data),
             provider="together", what=f"uploading part {number}",
-            attempts=self.attempts, backoff=self.backoff,
+            attempts=self.attempts, backoff=self.backoff, sleep=self.sleep,
         )
 
 
@@ -51,6 +53,7 @@ def upload_multipart(
     *,
     attempts: int,
     backoff: float,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Any:
     """Upload ``path`` for fine-tuning in parts; return the SDK's ``FileResponse``.
 
@@ -62,10 +65,12 @@ def upload_multipart(
         report: called with the bytes accepted so far, after each part.
         attempts: tries per part.
         backoff: seconds before the first retry of a part.
+        sleep: the wait before a retry (the adapter's, so tests can pass a no-op).
     """
     uploader = _PartRetryingUploader(client)
     uploader.attempts = attempts
     uploader.backoff = backoff
+    uploader.sleep = sleep
 
     def progress(event: FileUploadProgress) -> None:
         report(event.uploaded_bytes)

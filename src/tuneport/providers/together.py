@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from collections.abc import Iterator, Mapping
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import SecretStr
 
@@ -51,12 +53,11 @@ from tuneport._models import (
     RenderedDataset,
 )
 from tuneport.providers import _hosted, _transfers, _upload_progress
-from tuneport.providers.base import Provider, ProviderQuote
+from tuneport.providers.base import ProviderQuote
 
 if TYPE_CHECKING:
     import together as together_sdk
 
-    from tuneport._config import ProviderSettings
     from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_HARDWARE", "TogetherProvider"]
@@ -108,7 +109,7 @@ _LEVELS: dict[str, Literal["info", "warning", "error"]] = {
 }
 
 
-class TogetherProvider(Provider):
+class TogetherProvider(_hosted.HostedProvider):
     """Together AI's managed fine-tuning (LoRA, full, DPO) and dedicated endpoints.
 
     Args:
@@ -117,9 +118,12 @@ class TogetherProvider(Provider):
             3.x SDK would otherwise call ``/v1/v1/…``).
         timeout: seconds per request.
         max_retries: the SDK's own retries for reads (creates always use 0).
+        project_id: the project of dedicated endpoints; falls back to ``TOGETHER_PROJECT_ID``.
+        file_poll_interval: seconds before the first read of a file being processed.
         multipart_threshold: files above this many bytes are uploaded in parts
             (default :data:`MULTIPART_THRESHOLD`).
         part_retry_backoff: seconds before the first retry of a failed part.
+        sleep: the wait between reads of a file being processed (tests pass a no-op).
     """
 
     name: ClassVar[str] = "together"
@@ -129,6 +133,12 @@ class TogetherProvider(Provider):
          Capability.WANDB}
     )
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
+    sdk_module: ClassVar[str] = "together"
+    sdk_client: ClassVar[str] = "Together"
+    key_env: ClassVar[str] = "TOGETHER_API_KEY"
+    settings_fields: ClassVar[tuple[str, ...]] = ("project_id", "multipart_threshold")
+    _client: together_sdk.Together
+    _reader: together_sdk.Together
 
     def __init__(
         self,
@@ -141,14 +151,8 @@ class TogetherProvider(Provider):
         file_poll_interval: float = 1.0,
         multipart_threshold: int | None = None,
         part_retry_backoff: float = 0.5,
-        **_ignored: Any,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import os
-
-        import together
-
-        self._sdk = together
-        self._key = _hosted.require_key(self.name, api_key, "TOGETHER_API_KEY")
         root = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if root.endswith("/v1"):
             root = root[: -len("/v1")]
@@ -157,41 +161,15 @@ class TogetherProvider(Provider):
         self.multipart_threshold = multipart_threshold
         self.part_retry_backoff = part_retry_backoff
         self.project_id = project_id or os.environ.get("TOGETHER_PROJECT_ID") or None
-        self._client: together_sdk.Together = together.Together(
-            api_key=self._key.get_secret_value(), base_url=root, timeout=timeout, max_retries=0,
-            project_id=self.project_id,
-        )
-        self._reader = (
-            self._client.with_options(max_retries=max_retries) if max_retries else self._client
-        )
+        super().__init__(api_key=api_key, timeout=timeout, max_retries=max_retries, sleep=sleep)
 
-    @classmethod
-    def from_settings(cls, settings: ProviderSettings) -> Self:
-        """Build from a resolved ``tuneport._config.ProviderSettings``."""
-        return cls(
-            api_key=settings.api_key, base_url=settings.base_url,
-            timeout=settings.timeout, max_retries=settings.max_retries,
-            project_id=settings.project_id,
-            multipart_threshold=(settings.model_extra or {}).get("multipart_threshold"),
-        )
-
-    @property
-    def ledger_scope(self) -> str:
-        """This adapter's base URL and account, hashed where it is the key (no secret)."""
-        return _hosted.ledger_scope(self.name, self.base_url, api_key=self._key)
-
-    def __repr__(self) -> str:
-        return f"TogetherProvider(base_url={self.base_url!r})"
+    def _client_options(self) -> dict[str, Any]:
+        return {"base_url": self.base_url, "project_id": self.project_id}
 
     @property
     def inference_base_url(self) -> str:
         """The OpenAI-compatible root for chat completions (with ``/v1``)."""
         return f"{self.base_url}/v1"
-
-    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        return _hosted.map_errors(
-            self.name, self._sdk, action, secrets=(self._key.get_secret_value(),)
-        )
 
     # -- files ---------------------------------------------------------------------------
 
@@ -235,7 +213,8 @@ class TogetherProvider(Provider):
         with self._errors("uploading the training file in parts"):
             try:
                 obj = upload_multipart(self._client, rendered.path, checksum, report,
-                                       attempts=PART_ATTEMPTS, backoff=self.part_retry_backoff)
+                                       attempts=PART_ATTEMPTS, backoff=self.part_retry_backoff,
+                                       sleep=self._sleep)
             except FileAlreadyExistsError as exc:
                 existing = exc.file_id
         if existing is not None:
@@ -250,18 +229,6 @@ class TogetherProvider(Provider):
             provider=self.name, id=str(raw["id"]), fingerprint=fingerprint,
             n_bytes=raw.get("bytes"), status=raw.get("processing_status"), raw=raw,
         )
-
-    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
-        """Poll ``processing_status`` until ``COMPLETED``, reviving a file stuck ``PENDING``.
-
-        Raises:
-            DatasetError: Together rejected the file (its validation report is quoted).
-            NotFoundError: the file had no content and was deleted: upload it again.
-            TransportError: still not processed after ``timeout`` seconds.
-        """
-        from tuneport.providers._file_wait import wait_until_ready
-
-        return wait_until_ready(self, file, timeout=timeout, poll=self.file_poll_interval)
 
     def refresh_file(self, file: RemoteFile) -> RemoteFile:
         """One ``GET /v1/files/{id}``."""
@@ -901,10 +868,6 @@ class TogetherProvider(Provider):
                    "(tuneport endpoint JOB --stop).",),
             api_key=self._key,
         )
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
 
     # -- normalization -------------------------------------------------------------------
 
