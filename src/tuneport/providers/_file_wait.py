@@ -61,9 +61,8 @@ def wait_until_ready(
         adapter: the provider that holds the file.
         file: the file as the upload returned it.
         timeout: seconds to wait in all.
-        poll: the first delay between reads (default: the adapter's ``file_poll_interval``
-            or ``dataset_poll_interval``, else 1 s); it grows by half each read up to
-            ``max_poll``.
+        poll: the first delay between reads (default: the adapter's ``file_poll_interval``,
+            else 1 s); it grows by half each read up to ``max_poll``.
         call: runs each single request (the client passes its retry).
         sleep: the sleep between reads.
         clock: the clock the timeout is measured on.
@@ -77,9 +76,7 @@ def wait_until_ready(
     start = clock()
     current, fresh = file, False
     if poll is None:
-        poll = getattr(adapter, "file_poll_interval", None)
-    if poll is None:
-        poll = getattr(adapter, "dataset_poll_interval", 1.0)
+        poll = getattr(adapter, "file_poll_interval", 1.0)
     delay = max(0.0, float(poll))
     reprocessed_at: float | None = None
     failed_reads = 0

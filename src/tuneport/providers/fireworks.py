@@ -25,14 +25,13 @@ model; ``model=`` is then ``accounts/<a>/models/<ft>#accounts/<a>/deployments/<d
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from pydantic import SecretStr
 
@@ -57,12 +56,11 @@ from tuneport._models import (
     RenderedDataset,
 )
 from tuneport.providers import _fireworks_dpo, _hosted, _transfers, _upload_progress
-from tuneport.providers.base import Provider, ProviderQuote
+from tuneport.providers.base import ProviderQuote
 
 if TYPE_CHECKING:
     import fireworks as fireworks_sdk
 
-    from tuneport._config import ProviderSettings
     from tuneport.providers._file_wait import FileReadiness
 
 __all__ = ["DEFAULT_ACCELERATOR", "DEFAULT_API_ROOT", "FireworksProvider"]
@@ -127,7 +125,7 @@ DEPLOYED_MODEL_STATES: dict[str, EndpointState] = {
 }
 
 
-class FireworksProvider(Provider):
+class FireworksProvider(_hosted.HostedProvider):
     """Fireworks AI's managed LoRA fine-tuning and dedicated deployments.
 
     Args:
@@ -136,6 +134,12 @@ class FireworksProvider(Provider):
         base_url: the API root *without* ``/v1`` (default ``https://api.fireworks.ai``).
         timeout: seconds per request.
         max_retries: the SDK's own retries for reads (creates always use 0).
+        dataset_poll_interval: seconds before the first read of a dataset being ingested.
+        signed_url_threshold: files above this many bytes go up through a signed URL
+            (default :data:`SIGNED_URL_THRESHOLD`).
+        put_retry_backoff: seconds before the first retry of the signed-URL ``PUT``.
+        sleep: the wait between reads of a dataset and between retries (tests pass a
+            no-op).
     """
 
     name: ClassVar[str] = "fireworks"
@@ -144,6 +148,12 @@ class FireworksProvider(Provider):
          Capability.EVENTS, Capability.DEPLOY, Capability.WANDB}
     )
     STATUS_MAP: ClassVar[dict[str, JobStatus]] = STATUS_MAP
+    sdk_module: ClassVar[str] = "fireworks"
+    sdk_client: ClassVar[str] = "Fireworks"
+    key_env: ClassVar[str] = "FIREWORKS_API_KEY"
+    settings_fields: ClassVar[tuple[str, ...]] = ("account_id", "signed_url_threshold")
+    _client: fireworks_sdk.Fireworks
+    _reader: fireworks_sdk.Fireworks
 
     def __init__(
         self,
@@ -156,20 +166,9 @@ class FireworksProvider(Provider):
         dataset_poll_interval: float = 1.0,
         signed_url_threshold: int | None = None,
         put_retry_backoff: float = 1.0,
-        **_ignored: Any,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        import fireworks
-
-        self._sdk = fireworks
-        self._key = _hosted.require_key(self.name, api_key, "FIREWORKS_API_KEY")
-        account = account_id or os.environ.get("FIREWORKS_ACCOUNT_ID")
-        if not account:
-            raise ConfigError(
-                "No Fireworks account id. Set FIREWORKS_ACCOUNT_ID (or "
-                "TUNEPORT_FIREWORKS_ACCOUNT_ID), pass account_id=... to tuneport.Client, or add "
-                "account_id under [providers.fireworks] in tuneport.toml."
-            )
-        self.account_id = account
+        self.account_id = account_id or os.environ.get("FIREWORKS_ACCOUNT_ID") or ""
         root = (base_url or os.environ.get("FIREWORKS_BASE_URL") or "").rstrip("/")
         if root.endswith("/v1"):
             root = root[: -len("/v1")]
@@ -177,26 +176,21 @@ class FireworksProvider(Provider):
         # it calls {base}/v1/... (and chat at {base}/v1, without /inference).
         self._overridden = bool(root)
         self.base_url = root or DEFAULT_API_ROOT
-        self.dataset_poll_interval = dataset_poll_interval
+        self.file_poll_interval = dataset_poll_interval
         self.signed_url_threshold = signed_url_threshold
         self.put_retry_backoff = put_retry_backoff
-        self._client: fireworks_sdk.Fireworks = fireworks.Fireworks(
-            api_key=self._key.get_secret_value(), account_id=account,
-            base_url=root or None, timeout=timeout, max_retries=0,
-        )
-        self._reader = (
-            self._client.with_options(max_retries=max_retries) if max_retries else self._client
-        )
+        super().__init__(api_key=api_key, timeout=timeout, max_retries=max_retries, sleep=sleep)
 
-    @classmethod
-    def from_settings(cls, settings: ProviderSettings) -> Self:
-        """Build from a resolved ``tuneport._config.ProviderSettings``."""
-        return cls(
-            api_key=settings.api_key, account_id=settings.account_id,
-            base_url=settings.base_url, timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            signed_url_threshold=(settings.model_extra or {}).get("signed_url_threshold"),
-        )
+    def _client_options(self) -> dict[str, Any]:
+        # Checked here, after the key: a user without either hears about the key first.
+        if not self.account_id:
+            raise ConfigError(
+                "No Fireworks account id. Set FIREWORKS_ACCOUNT_ID (or "
+                "TUNEPORT_FIREWORKS_ACCOUNT_ID), pass account_id=... to tuneport.Client, or add "
+                "account_id under [providers.fireworks] in tuneport.toml."
+            )
+        return {"account_id": self.account_id, "base_url": self.base_url if self._overridden
+                else None}
 
     @property
     def ledger_scope(self) -> str:
@@ -215,11 +209,6 @@ class FireworksProvider(Provider):
         """An account path for the SDK's raw request methods (absolute unless overridden)."""
         path = f"/v1/accounts/{self.account_id}/{suffix}"
         return path if self._overridden else DEFAULT_API_ROOT + path
-
-    def _errors(self, action: str) -> contextlib.AbstractContextManager[None]:
-        return _hosted.map_errors(
-            self.name, self._sdk, action, secrets=(self._key.get_secret_value(),)
-        )
 
     def _name(self, kind: str, short: str) -> str:
         return f"accounts/{self.account_id}/{kind}/{short}"
@@ -290,7 +279,7 @@ class FireworksProvider(Provider):
             with self._errors(action):
                 return send()
 
-        return _hosted.with_retries(once, attempts=self.request_attempts)
+        return _hosted.with_retries(once, attempts=self.request_attempts, sleep=self._sleep)
 
     def _upload_signed(self, dataset_id: str, path: Path, size: int) -> None:
         """``:getUploadEndpoint`` → ``PUT`` the bytes to the signed URL → ``:validateUpload``.
@@ -326,7 +315,8 @@ class FireworksProvider(Provider):
                 response.raise_for_status()
 
         _transfers.retried_transfer(put, provider=self.name, what=f"uploading {name}",
-                                    attempts=PUT_ATTEMPTS, backoff=self.put_retry_backoff)
+                                    attempts=PUT_ATTEMPTS, backoff=self.put_retry_backoff,
+                                    sleep=self._sleep)
         with self._errors(f"validating the upload of dataset {dataset_id}"):
             self._client.datasets.validate_upload(dataset_id, body={})
         report.finish()
@@ -355,16 +345,6 @@ class FireworksProvider(Provider):
             provider=self.name, id=dataset_id, fingerprint=fingerprint,
             status=raw.get("state"), raw=raw,
         )
-
-    def wait_file_ready(self, file: RemoteFile, *, timeout: float = 600.0) -> RemoteFile:
-        """Poll the dataset until ``READY``.
-
-        Fireworks has no failed dataset state; a non-OK ``status`` is reported as a
-        :class:`DatasetError`.
-        """
-        from tuneport.providers._file_wait import wait_until_ready
-
-        return wait_until_ready(self, file, timeout=timeout, poll=self.dataset_poll_interval)
 
     def refresh_file(self, file: RemoteFile) -> RemoteFile:
         """One ``GET`` of the dataset."""
@@ -534,7 +514,8 @@ class FireworksProvider(Provider):
         for job_id in (self.job_id_for(idempotency_key), dpo_id):
             try:
                 return _hosted.with_retries(
-                    functools.partial(self.get_job, job_id), attempts=self.request_attempts
+                    functools.partial(self.get_job, job_id), attempts=self.request_attempts,
+                    sleep=self._sleep,
                 )
             except NotFoundError:
                 continue
@@ -719,10 +700,6 @@ class FireworksProvider(Provider):
                     return DEPLOYED_MODEL_STATES.get(str(raw.get("state")),
                                                      EndpointState.DEPLOYING)
         return EndpointState.NOT_DEPLOYED
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self._client.close()
 
     # -- normalization -------------------------------------------------------------------
 
