@@ -42,7 +42,8 @@ def test_spec_maps_to_job_fields(offline: FireworksProvider,
     monkeypatch.setenv("WANDB_API_KEY", "wandb-secret")
     spec = spec_for("fireworks", epochs=2, learning_rate=1e-4, lora_rank=16, batch_size=32,
                     suffix="Support Bot", wandb=WandbConfig(project="p", entity="e"),
-                    provider_options={"max_context_length": 4096, "newField": True})
+                    provider_options={"max_context_length": 4096,
+                                      "extra_body": {"newField": True}})
     kwargs = offline.build_create_params(FILE, spec, "k")
     assert kwargs["dataset"] == "accounts/acct/datasets/tp-ds-1"
     assert kwargs["supervised_fine_tuning_job_id"] == FireworksProvider.job_id_for("k")

@@ -27,7 +27,8 @@ def offline() -> OpenAIProvider:
 
 def test_spec_maps_to_supervised_method_with_metadata_key(offline: OpenAIProvider) -> None:
     spec = spec_for("openai", epochs=3, batch_size=8, suffix="support", seed=7,
-                    provider_options={"learning_rate_multiplier": 2.0, "shiny_new_field": 1})
+                    provider_options={"learning_rate_multiplier": 2.0,
+                                      "extra_body": {"shiny_new_field": 1}})
     kwargs, extra = offline.build_create_params(FILE, spec, "my-key")
     assert kwargs["method"] == {"type": "supervised", "supervised": {"hyperparameters": {
         "n_epochs": 3, "batch_size": 8, "learning_rate_multiplier": 2.0}}}

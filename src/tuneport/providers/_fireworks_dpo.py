@@ -104,17 +104,14 @@ def build_params(adapter: FireworksProvider, file: RemoteFile, spec: FineTuneSpe
         if spec.wandb.name:
             wandb["run_id"] = spec.wandb.name
         kwargs["wandb_config"] = wandb
-    import inspect
-
-    allowed = set(inspect.signature(adapter._client.dpo_jobs.create).parameters)
-    extra: dict[str, Any] = {}
-    for key, value in spec.provider_options.items():
+    options, extra = _hosted.provider_options(
+        adapter.name, spec.provider_options,
+        _hosted.request_fields(adapter._client.dpo_jobs.create))
+    for key, value in options.items():
         if key in ("training_config", "loss_config") and isinstance(value, dict):
             kwargs[key] = {**kwargs[key], **value}
-        elif key in allowed:
-            kwargs[key] = value
         else:
-            extra[key] = value  # camelCase fields the SDK does not know pass as-is
+            kwargs[key] = value
     if extra:
         kwargs["extra_body"] = extra
     return kwargs

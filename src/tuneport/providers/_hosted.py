@@ -15,13 +15,14 @@ Nothing here imports an SDK at module level: the base imports it when an adapter
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email.utils
 import hashlib
 import importlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import ModuleType
@@ -40,9 +41,11 @@ from tuneport._exceptions import (
     RateLimitError,
     ServerError,
     TransportError,
+    UnsupportedFeatureError,
 )
 from tuneport._models import (
     EndpointState,
+    FineTuneSpec,
     Job,
     JobEvent,
     JobStatus,
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ForbiddenHook",
     "HostedProvider",
+    "SpecParam",
     "as_secret",
     "dump",
     "idempotency_token",
@@ -68,10 +72,15 @@ __all__ = [
     "nano_usd",
     "not_deployed",
     "parse_time",
+    "provider_options",
+    "refuse",
+    "refuse_values",
+    "request_fields",
     "require_key",
     "retry_after_seconds",
     "serving_hourly_usd",
     "since_event",
+    "spec_params",
     "wandb_key",
     "with_retries",
 ]
@@ -561,6 +570,108 @@ def not_deployed(
         hourly_usd=serving_hourly_usd(provider, hardware), notes=(note,), api_key=api_key,
     )
 
+
+
+# ---------------------------------------------------------------------------------------
+# Create parameters
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecParam:
+    """One ``FineTuneSpec`` field and the provider parameter it becomes.
+
+    Attributes:
+        field: the spec's attribute (``epochs``); left out of the request when ``None``.
+        param: the provider's parameter (``n_epochs``).
+        convert: turns the spec's value into the provider's; raises
+            :class:`UnsupportedFeatureError` for a value the provider does not take
+            (see :func:`refuse` and :func:`refuse_values`).
+    """
+
+    field: str
+    param: str
+    convert: Callable[[Any], Any] = _unchanged
+
+
+def refuse(message: str) -> Callable[[Any], Any]:
+    """A :attr:`SpecParam.convert` for a field the provider does not take at all."""
+
+    def convert(value: Any) -> Any:
+        raise UnsupportedFeatureError(message)
+
+    return convert
+
+
+def refuse_values(refused: Callable[[Any], bool], message: str) -> Callable[[Any], Any]:
+    """A :attr:`SpecParam.convert` that passes a value on unless ``refused(value)``.
+
+    ``message`` may name the value as ``{value}`` (``str.format``).
+    """
+
+    def convert(value: Any) -> Any:
+        if refused(value):
+            raise UnsupportedFeatureError(message.format(value=value))
+        return value
+
+    return convert
+
+
+def spec_params(table: Sequence[SpecParam], spec: FineTuneSpec) -> dict[str, Any]:
+    """The provider parameters for the spec's fields that are set, through ``table``.
+
+    Raises:
+        UnsupportedFeatureError: a field is set that the provider does not take.
+    """
+    params: dict[str, Any] = {}
+    for entry in table:
+        value = getattr(spec, entry.field)
+        if value is not None:
+            params[entry.param] = entry.convert(value)
+    return params
+
+
+def request_fields(method: Callable[..., Any]) -> set[str]:
+    """The request fields an SDK method takes (not its ``extra_*`` and ``timeout``)."""
+    import inspect
+
+    return {name for name in inspect.signature(method).parameters
+            if not name.startswith("extra_") and name != "timeout"}
+
+
+def provider_options(
+    provider: str, options: Mapping[str, Any], known: Collection[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``spec.provider_options`` into known parameters and ``extra_body``.
+
+    One rule for every hosted adapter: a name the adapter does not know is refused with
+    the list of those it knows, since a misspelled option would otherwise be dropped or
+    sent to a provider that ignores it, and the job would run without it. A field newer
+    than the SDK goes in ``provider_options={"extra_body": {...}}``, sent as it is.
+
+    Returns:
+        The known options, and the ``extra_body`` fields (empty when none).
+
+    Raises:
+        UnsupportedFeatureError: an unknown option, or an ``extra_body`` that is no dict.
+    """
+    unknown = sorted(set(options) - set(known) - {"extra_body"})
+    if unknown:
+        raise UnsupportedFeatureError(
+            f"{provider} does not know the provider option(s) {', '.join(map(repr, unknown))}; "
+            f"options it takes: {', '.join(sorted({*known, 'extra_body'}))} (extra_body: a "
+            "dict of request fields sent as they are, for fields newer than the SDK)."
+        )
+    extra = options.get("extra_body") or {}
+    if not isinstance(extra, Mapping):
+        raise UnsupportedFeatureError(
+            f"{provider}: provider_options['extra_body'] takes a dict of request fields, "
+            f"not {type(extra).__name__}."
+        )
+    return {k: v for k, v in options.items() if k != "extra_body"}, dict(extra)
 
 
 # ---------------------------------------------------------------------------------------

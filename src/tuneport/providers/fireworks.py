@@ -124,6 +124,27 @@ DEPLOYED_MODEL_STATES: dict[str, EndpointState] = {
     "UNDEPLOYING": EndpointState.NOT_DEPLOYED,
 }
 
+#: Spec fields → ``supervised_fine_tuning_jobs.create`` arguments.
+_SPEC_PARAMS = (
+    _hosted.SpecParam("lora_alpha", "lora_alpha", _hosted.refuse(
+        "fireworks does not support the hyperparameter lora_alpha; only lora_rank (a power of "
+        "2 up to 32) is settable.")),
+    _hosted.SpecParam("lora_dropout", "lora_dropout", _hosted.refuse(
+        "fireworks does not support the hyperparameter lora_dropout; only lora_rank (a power "
+        "of 2 up to 32) is settable.")),
+    _hosted.SpecParam("epochs", "epochs", _hosted.refuse_values(
+        lambda epochs: epochs == "auto",
+        "fireworks does not support epochs='auto'; give a number of epochs.")),
+    _hosted.SpecParam("learning_rate", "learning_rate"),
+    _hosted.SpecParam("lora_rank", "lora_rank"),
+    _hosted.SpecParam("batch_size", "batch_size_samples", _hosted.refuse_values(
+        lambda size: not isinstance(size, int),
+        "fireworks does not support batch_size={value!r}; give the number of samples per "
+        "batch (batchSizeSamples).")),
+    _hosted.SpecParam("seed", "seed", _hosted.refuse(
+        "fireworks does not support the hyperparameter seed for supervised jobs.")),
+)
+
 
 class FireworksProvider(_hosted.HostedProvider):
     """Fireworks AI's managed LoRA fine-tuning and dedicated deployments.
@@ -390,39 +411,14 @@ class FireworksProvider(_hosted.HostedProvider):
                 "supervised jobs are LoRA only (full-parameter SFT is not exposed by the API); "
                 "preference tuning is method='dpo-lora'."
             )
-        for param in ("lora_alpha", "lora_dropout"):
-            if getattr(spec, param) is not None:
-                raise UnsupportedFeatureError(
-                    f"fireworks does not support the hyperparameter {param}; only lora_rank "
-                    "(a power of 2 up to 32) is settable."
-                )
+        params = _hosted.spec_params(_SPEC_PARAMS, spec)
         kwargs: dict[str, Any] = {
             "dataset": self._name("datasets", file.id),
             "base_model": spec.model,
             "supervised_fine_tuning_job_id": self.job_id_for(idempotency_key),
             "display_name": spec.suffix or f"tuneport {spec.canonical_model or spec.model}",
+            **params,
         }
-        if spec.epochs is not None:
-            if spec.epochs == "auto":
-                raise UnsupportedFeatureError(
-                    "fireworks does not support epochs='auto'; give a number of epochs."
-                )
-            kwargs["epochs"] = spec.epochs
-        if spec.learning_rate is not None:
-            kwargs["learning_rate"] = spec.learning_rate
-        if spec.lora_rank is not None:
-            kwargs["lora_rank"] = spec.lora_rank
-        if spec.batch_size is not None:
-            if not isinstance(spec.batch_size, int):
-                raise UnsupportedFeatureError(
-                    f"fireworks does not support batch_size={spec.batch_size!r}; give the number "
-                    "of samples per batch (batchSizeSamples)."
-                )
-            kwargs["batch_size_samples"] = spec.batch_size
-        if spec.seed is not None:
-            raise UnsupportedFeatureError(
-                "fireworks does not support the hyperparameter seed for supervised jobs."
-            )
         if spec.suffix:
             # The key's token keeps two jobs with the same suffix from clashing on the model.
             token = _hosted.idempotency_token(idempotency_key, 8)
@@ -439,15 +435,10 @@ class FireworksProvider(_hosted.HostedProvider):
             if spec.wandb.name:
                 wandb["run_id"] = spec.wandb.name
             kwargs["wandb_config"] = wandb
-        import inspect
-
-        allowed = set(inspect.signature(self._client.supervised_fine_tuning_jobs.create).parameters)
-        extra: dict[str, Any] = {}
-        for key, value in spec.provider_options.items():
-            if key in allowed:
-                kwargs[key] = value
-            else:
-                extra[key] = value  # camelCase fields the SDK does not know pass as-is
+        options, extra = _hosted.provider_options(
+            self.name, spec.provider_options,
+            _hosted.request_fields(self._client.supervised_fine_tuning_jobs.create))
+        kwargs.update(options)
         if extra:
             kwargs["extra_body"] = extra
         return kwargs

@@ -79,6 +79,38 @@ _HYPERPARAMETERS = {
     "supervised": {"batch_size", "learning_rate_multiplier", "n_epochs"},
     "dpo": {"batch_size", "learning_rate_multiplier", "n_epochs", "beta"},
 }
+#: Further create fields that provider_options may set (besides the hyperparameters).
+_OPTION_FIELDS = {"metadata", "validation_file", "suffix", "seed", "integrations", "method"}
+
+
+def _no_adapter_settings(field: str) -> _hosted.SpecParam:
+    return _hosted.SpecParam(field, field, _hosted.refuse(
+        f"openai does not support the hyperparameter {field}: OpenAI does not expose adapter "
+        "settings. Remove it for this provider."))
+
+
+#: Spec fields → create fields; ``n_epochs``, ``batch_size`` and ``beta`` go on to the
+#: method's hyperparameters.
+_SPEC_PARAMS = (
+    _no_adapter_settings("lora_rank"),
+    _no_adapter_settings("lora_alpha"),
+    _no_adapter_settings("lora_dropout"),
+    # OpenAI only takes a multiplier of a base rate it does not publish, so an absolute rate
+    # cannot be translated honestly.
+    _hosted.SpecParam("learning_rate", "learning_rate", _hosted.refuse(
+        "openai does not support the hyperparameter learning_rate (an absolute rate): OpenAI "
+        "only accepts learning_rate_multiplier relative to its own default. Pass "
+        "provider_options={'learning_rate_multiplier': 2.0} instead.")),
+    _hosted.SpecParam("epochs", "n_epochs"),
+    _hosted.SpecParam("batch_size", "batch_size", _hosted.refuse_values(
+        lambda size: size == "max",
+        "openai does not support batch_size='max'; use an integer (1-256) or 'auto'.")),
+    # OpenAI's CreateFineTuningJobRequest: DPO beta is "auto" or a number in (0, 2].
+    _hosted.SpecParam("beta", "beta", _hosted.refuse_values(
+        lambda beta: beta > 2, "openai takes a DPO beta in (0, 2]; beta={value} is out of range.")),
+    _hosted.SpecParam("seed", "seed"),
+    _hosted.SpecParam("suffix", "suffix"),
+)
 
 
 class OpenAIProvider(_hosted.HostedProvider):
@@ -251,36 +283,11 @@ class OpenAIProvider(_hosted.HostedProvider):
                 f"openai does not support method={spec.method!r}; use method='dpo-lora' for "
                 "OpenAI's managed DPO."
             )
-        for param in ("lora_rank", "lora_alpha", "lora_dropout"):
-            if getattr(spec, param) is not None:
-                raise UnsupportedFeatureError(
-                    f"openai does not support the hyperparameter {param}: OpenAI does not expose "
-                    "adapter settings. Remove it for this provider."
-                )
-        if spec.learning_rate is not None:
-            # OpenAI only takes a multiplier of a base rate it does not publish, so an
-            # absolute rate cannot be translated honestly.
-            raise UnsupportedFeatureError(
-                "openai does not support the hyperparameter learning_rate (an absolute rate): "
-                "OpenAI only accepts learning_rate_multiplier relative to its own default. Pass "
-                "provider_options={'learning_rate_multiplier': 2.0} instead."
-            )
-        hyper: dict[str, Any] = {}
-        if spec.epochs is not None:
-            hyper["n_epochs"] = spec.epochs
-        if spec.batch_size is not None:
-            if spec.batch_size == "max":
-                raise UnsupportedFeatureError(
-                    "openai does not support batch_size='max'; use an integer (1-256) or 'auto'."
-                )
-            hyper["batch_size"] = spec.batch_size
-        if spec.beta is not None:
-            # OpenAI's CreateFineTuningJobRequest: DPO beta is "auto" or a number in (0, 2].
-            if spec.beta > 2:
-                raise UnsupportedFeatureError(
-                    f"openai takes a DPO beta in (0, 2]; beta={spec.beta} is out of range.")
-            hyper["beta"] = spec.beta
-        options = dict(spec.provider_options)
+        params = _hosted.spec_params(_SPEC_PARAMS, spec)
+        hyper: dict[str, Any] = {name: params.pop(name)
+                                 for name in ("n_epochs", "batch_size", "beta") if name in params}
+        options, extra = _hosted.provider_options(
+            self.name, spec.provider_options, _HYPERPARAMETERS[method_type] | _OPTION_FIELDS)
         for name in _HYPERPARAMETERS[method_type]:
             if name in options:
                 hyper[name] = options.pop(name)
@@ -291,13 +298,10 @@ class OpenAIProvider(_hosted.HostedProvider):
             "training_file": file.id,
             "method": {"type": method_type, method_type: {"hyperparameters": hyper}},
             "metadata": metadata,
+            **params,
         }
         if validation_file is not None:
             kwargs["validation_file"] = validation_file.id
-        if spec.suffix is not None:
-            kwargs["suffix"] = spec.suffix
-        if spec.seed is not None:
-            kwargs["seed"] = spec.seed
         if spec.wandb is not None:
             # OpenAI logs with the W&B key configured on the OpenAI organisation; none is sent.
             wandb: dict[str, Any] = {"project": spec.wandb.project}
@@ -308,13 +312,7 @@ class OpenAIProvider(_hosted.HostedProvider):
             if spec.wandb.tags:
                 wandb["tags"] = list(spec.wandb.tags)
             kwargs["integrations"] = [{"type": "wandb", "wandb": wandb}]
-        known = {"validation_file", "suffix", "seed", "integrations", "method"}
-        extra: dict[str, Any] = {}
-        for key, value in options.items():
-            if key in known:
-                kwargs[key] = value
-            else:
-                extra[key] = value
+        kwargs.update(options)
         return kwargs, extra
 
     def create_job(

@@ -108,6 +108,26 @@ _LEVELS: dict[str, Literal["info", "warning", "error"]] = {
     "legacy_info": "info", "legacy_iwarning": "warning", "legacy_ierror": "error",
 }
 
+#: Spec fields → ``fine_tuning.create`` arguments, for every method.
+_SPEC_PARAMS = (
+    _hosted.SpecParam("epochs", "n_epochs", _hosted.refuse_values(
+        lambda epochs: epochs == "auto",
+        "together does not support epochs='auto'; give a number of epochs.")),
+    _hosted.SpecParam("batch_size", "batch_size", _hosted.refuse_values(
+        lambda size: size == "auto",
+        "together does not support batch_size='auto'; use an integer or 'max'.")),
+    _hosted.SpecParam("learning_rate", "learning_rate"),
+    _hosted.SpecParam("seed", "random_seed"),
+)
+#: The adapter's settings, for LoRA methods (full fine-tuning has no adapter).
+_LORA_PARAMS = (
+    _hosted.SpecParam("lora_rank", "lora_r"),
+    _hosted.SpecParam("lora_alpha", "lora_alpha"),
+    _hosted.SpecParam("lora_dropout", "lora_dropout"),
+)
+#: ``fine_tuning.create`` arguments that tuneport sets and provider_options may not.
+_TAKEN = frozenset({"training_file", "model", "verbose", "model_limits"})
+
 
 class TogetherProvider(_hosted.HostedProvider):
     """Together AI's managed fine-tuning (LoRA, full, DPO) and dedicated endpoints.
@@ -288,6 +308,9 @@ class TogetherProvider(_hosted.HostedProvider):
     ) -> dict[str, Any]:
         """The keyword arguments of ``fine_tuning.create`` for a spec (no request is made).
 
+        With ``provider_options={"extra_body": {...}}`` they hold ``extra_body`` too: fields
+        the SDK does not know, which :meth:`create_job` adds to the request body.
+
         Raises:
             UnsupportedFeatureError: the spec asks for something Together does not offer.
         """
@@ -305,35 +328,15 @@ class TogetherProvider(_hosted.HostedProvider):
         elif spec.beta is not None:
             kwargs["dpo_beta"] = spec.beta  # the official CLI's --dpo-beta (tests/wire)
         if lora:
-            if spec.lora_rank is not None:
-                kwargs["lora_r"] = spec.lora_rank
-            if spec.lora_alpha is not None:
-                kwargs["lora_alpha"] = spec.lora_alpha
-            if spec.lora_dropout is not None:
-                kwargs["lora_dropout"] = spec.lora_dropout
+            kwargs.update(_hosted.spec_params(_LORA_PARAMS, spec))
         else:
-            for param in ("lora_rank", "lora_alpha", "lora_dropout"):
-                if getattr(spec, param) is not None:
+            for entry in _LORA_PARAMS:
+                if getattr(spec, entry.field) is not None:
                     raise UnsupportedFeatureError(
-                        f"together does not support the hyperparameter {param} with "
+                        f"together does not support the hyperparameter {entry.field} with "
                         f"method={spec.method!r} (full fine-tuning has no adapter)."
                     )
-        if spec.epochs is not None:
-            if spec.epochs == "auto":
-                raise UnsupportedFeatureError(
-                    "together does not support epochs='auto'; give a number of epochs."
-                )
-            kwargs["n_epochs"] = spec.epochs
-        if spec.batch_size is not None:
-            if spec.batch_size == "auto":
-                raise UnsupportedFeatureError(
-                    "together does not support batch_size='auto'; use an integer or 'max'."
-                )
-            kwargs["batch_size"] = spec.batch_size
-        if spec.learning_rate is not None:
-            kwargs["learning_rate"] = spec.learning_rate
-        if spec.seed is not None:
-            kwargs["random_seed"] = spec.seed
+        kwargs.update(_hosted.spec_params(_SPEC_PARAMS, spec))
         if validation_file is not None:
             kwargs["validation_file"] = validation_file.id
             # Together computes eval loss only when n_evals > 0 (its default is 0); one eval
@@ -349,14 +352,12 @@ class TogetherProvider(_hosted.HostedProvider):
                 kwargs["wandb_name"] = spec.wandb.name
             if spec.wandb.base_url:
                 kwargs["wandb_base_url"] = spec.wandb.base_url
-        allowed = set(inspect.signature(self._client.fine_tuning.create).parameters)
-        for key, value in spec.provider_options.items():
-            if key not in allowed:
-                raise UnsupportedFeatureError(
-                    f"together does not know the provider option {key!r}; options it takes: "
-                    + ", ".join(sorted(allowed - {"training_file", "model", "verbose"}))
-                )
-            kwargs[key] = value
+        allowed = _hosted.request_fields(self._client.fine_tuning.create) - _TAKEN
+        options, extra = _hosted.provider_options(self.name, spec.provider_options, allowed)
+        kwargs.update(options)
+        if extra:
+            # Not an argument of fine_tuning.create: create_job adds it to the request body.
+            kwargs["extra_body"] = extra
         return kwargs
 
     @staticmethod
@@ -393,6 +394,7 @@ class TogetherProvider(_hosted.HostedProvider):
         from together.lib.types.fine_tuning import FinetuneResponse
 
         kwargs = self.build_create_params(file, spec, idempotency_key, validation_file)
+        extra = kwargs.pop("extra_body", {})
         reader = self._client.with_options(max_retries=max(0, self.request_attempts - 1))
         with self._errors(f"reading the limits of {spec.model}"):
             limits = reader.fine_tuning.model_limits(model_name=str(kwargs["model"]))
@@ -413,7 +415,7 @@ class TogetherProvider(_hosted.HostedProvider):
             ) from exc
         with self._errors("creating the fine-tuning job"):
             obj = self._client.post(
-                "/v1/fine-tunes", body=request.model_dump(exclude_none=True),
+                "/v1/fine-tunes", body={**request.model_dump(exclude_none=True), **extra},
                 cast_to=FinetuneResponse,
             )
         return self._job(_hosted.dump(obj), idempotency_key)
