@@ -174,6 +174,8 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
             output_dir=out, per_device_train_batch_size=args.batch_size, learning_rate=args.lr,
             max_steps=len(rows) // args.batch_size, lr_scheduler_type="linear",
             warmup_steps=0.05, weight_decay=0.0, max_grad_norm=1.0, beta=args.beta,
+            # TRL's DPOConfig defaults to bf16; tuneport trains fp32 on CPU: same precision.
+            bf16=False, fp16=False,
             max_length=None, gradient_checkpointing=False, logging_steps=1,
             save_strategy="no", report_to="none", use_cpu=True,
             train_sampling_strategy="sequential", seed=args.seed, dataloader_num_workers=0)
