@@ -3,15 +3,16 @@ provider_options, no swallowed keyword arguments, an injectable sleep, one setti
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from hosted_helpers import spec_for
+from hosted_helpers import JOB_SECONDS, make_provider, spec_for, write_dataset
 
 from tuneport._config import ProviderSettings
 from tuneport._exceptions import ConfigError, UnsupportedFeatureError
 from tuneport._extras import MissingDependencyError
-from tuneport._models import RemoteFile
+from tuneport._models import JobStatus, RemoteFile
 from tuneport.providers._hosted import HostedProvider
 from tuneport.providers.fireworks import FireworksProvider
 from tuneport.providers.openai import OpenAIProvider
@@ -139,3 +140,17 @@ def test_restart_and_unpause_are_distinct() -> None:
     assert not hasattr(openai, "resume_job")
     with pytest.raises(UnsupportedFeatureError, match="restart"):
         openai.restart_job("ftjob-1")
+
+
+def test_openai_pauses_and_unpauses(emulator: Any, tmp_path: Path) -> None:
+    provider = make_provider("openai", emulator)
+    assert isinstance(provider, OpenAIProvider)
+    job = provider.create_job(provider.upload(write_dataset(tmp_path, "openai")),
+                              spec_for("openai"), "pause-key")
+    for _ in range(20):  # until the emulated job runs
+        if provider.get_job(job.id).status is JobStatus.RUNNING:
+            break
+        emulator.advance(JOB_SECONDS / 20)
+    assert provider.pause_job(job.id).status is JobStatus.PAUSED
+    # OpenAI's /resume: the paused job goes back to the queue, it does not restart.
+    assert provider.unpause_job(job.id).status is JobStatus.QUEUED
