@@ -516,15 +516,9 @@ def check_options(provider: str, options: Mapping[str, Any], method: Any, *,
                   taken: set[str], what: str) -> None:
     """Refuse an option the SDK method does not take (or one tuneport sets itself) with a
     clear error listing those it does, instead of the SDK's ``TypeError``."""
-    import inspect
-
-    allowed = {name for name, param in inspect.signature(method).parameters.items()
-               if param.kind is inspect.Parameter.KEYWORD_ONLY and not name.startswith("extra_")
-               and name != "timeout"} - taken
+    allowed = request_fields(method) - taken
     unknown = sorted(set(options) - allowed)
     if unknown:
-        from tuneport._exceptions import UnsupportedFeatureError
-
         raise UnsupportedFeatureError(
             f"{provider} does not know the {what} option(s) {', '.join(unknown)}; options it "
             f"takes: {', '.join(sorted(allowed))}."
