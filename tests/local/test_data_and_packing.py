@@ -122,9 +122,11 @@ def test_packed_rows_never_let_examples_see_each_other(tiny_model_path: Path,
 
 
 def test_unsupported_methods_and_options_fail_clearly() -> None:
-    with pytest.raises(UnsupportedFeatureError, match="DPO"):
-        config_from_spec(FineTuneSpec(model="m", method="dpo-lora"), job_id="j",
-                         train_file="t", validation_file=None, idempotency_key=None)
+    # LoRA shards nothing: FSDP is for full fine-tuning, and is refused with the reason.
+    with pytest.raises(UnsupportedFeatureError, match="fsdp"):
+        config_from_spec(FineTuneSpec(model="m", provider_options={"distributed": "fsdp"}),
+                         job_id="j", train_file="t", validation_file=None,
+                         idempotency_key=None)
     with pytest.raises(ConfigError, match="Unknown local training option"):
         config_from_spec(FineTuneSpec(model="m", provider_options={"lora_rnk": 4}),
                          job_id="j", train_file="t", validation_file=None, idempotency_key=None)

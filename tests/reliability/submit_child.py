@@ -25,7 +25,9 @@ from typing import Any
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
+    # The temporary name carries the pid: children write beside each other in one folder,
+    # and a shared name let one child rename another's file away.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.rename(path)
 
