@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from tuneport._models import Job, ModelEndpoint
+from tuneport.ledger import _sqlite
 
 __all__ = ["DeploymentBook", "DeploymentRecord"]
 
@@ -115,26 +115,11 @@ class DeploymentBook:
     def __repr__(self) -> str:
         return f"DeploymentBook({str(self.path)!r})"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout=30000")
-            yield conn
-        finally:
-            conn.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return _sqlite.connect(self.path)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # BEGIN IMMEDIATE takes the write lock up front, as the ledger's own writes do.
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return _sqlite.write(self.path)
 
     def get(self, provider: str, scope: str, job_id: str) -> DeploymentRecord | None:
         """The record of this job's deployment at this place, if any."""

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from tuneport.ledger import _sqlite
 
 __all__ = ["EvalStore"]
 
@@ -54,15 +56,9 @@ class EvalStore:
     def __repr__(self) -> str:
         return f"EvalStore({str(self.path)!r})"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         # One short autocommit connection per call: safe across the evaluation's threads.
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout=30000")
-            yield conn
-        finally:
-            conn.close()
+        return _sqlite.connect(self.path)
 
     # -- held-out examples ------------------------------------------------------------
 

@@ -15,14 +15,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from tuneport._models import Job, JobEvent
+from tuneport.ledger import _sqlite
 from tuneport.ledger._locks import LOCKS_DIRNAME, key_lock
 
 __all__ = ["LEDGER_FILENAME", "Ledger", "SubmissionRecord", "UploadRecord", "scrub_secrets"]
@@ -238,28 +239,11 @@ class Ledger:
     def __repr__(self) -> str:
         return f"Ledger({str(self.path)!r})"
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        # Autocommit mode plus explicit BEGIN IMMEDIATE for writes: a writer takes the lock
-        # up front instead of failing half-way when another process writes too.
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        finally:
-            conn.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return _sqlite.connect(self.path, "synchronous=NORMAL")
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return _sqlite.write(self.path, "synchronous=NORMAL")
 
     def submission_lock(
         self, provider: str, key: str, *, scope: str = "",
