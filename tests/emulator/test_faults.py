@@ -7,6 +7,7 @@ timeout, a connection cut after a job was created) is scheduled once and met by 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ def _error_message(provider: str, body: Any) -> str:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_rate_limit_429_with_retry_after(emu: Emulator, provider: str) -> None:
+def test_rate_limit_429_with_retry_after(emu: Emulator, provider: str,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     sdk = SDKS[provider]
     emu.faults.schedule("rate_limit", provider=provider)
     with pytest.raises(sdk.module.RateLimitError) as exc:
@@ -87,10 +89,23 @@ def test_rate_limit_429_with_retry_after(emu: Emulator, provider: str) -> None:
     assert "Rate limit" in _error_message(provider, exc.value.body)
     # With retries on, the SDK waits what Retry-After asks (0.05 s here), far less than its
     # own back-off (at least ~0.4 s), and then succeeds.
+    # The waits the SDK asks for are recorded (and still taken), not timed: a busy machine
+    # stretches wall time, never the asked-for wait.
+    waits: list[float] = []
+    real_sleep = time.sleep
+    caller = threading.get_ident()
+
+    def recording_sleep(seconds: float) -> None:
+        if threading.get_ident() == caller:
+            waits.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", recording_sleep)
     emu.faults.schedule("rate_limit", provider=provider)
-    started = time.monotonic()
     sdk.list_jobs(sdk.client(emu, max_retries=1))
-    assert time.monotonic() - started < 0.35
+    monkeypatch.setattr(time, "sleep", real_sleep)
+    assert waits
+    assert max(waits) < 0.35
     assert [x.status for x in emu.exchanges if x.provider == provider][-2:] == [429, 200]
 
 
