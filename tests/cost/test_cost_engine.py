@@ -398,3 +398,30 @@ def test_something_that_is_not_a_dataset_is_a_clear_error(catalog: Catalog) -> N
 
     with pytest.raises(DatasetError, match="list of records"):
         compare(42, model="llama-3.1-8b-instruct", catalog=catalog, today=TODAY)
+
+
+def test_client_home_is_where_measured_runs_are_read(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The runs recorded under Client(home=H) shape that client's estimates, not those of
+    # TUNEPORT_HOME (which here holds nothing).
+    import tuneport
+
+    monkeypatch.setenv("TUNEPORT_HOME", str(tmp_path / "elsewhere"))
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "throughput.jsonl").write_text(json.dumps(
+        {"model": "meta-llama/Llama-3.1-8B-Instruct", "params": 8_030_000_000, "method": "lora",
+         "device": "cuda", "gpu_name": "NVIDIA H100 80GB HBM3", "tokens_per_second": 12_000,
+         "trained_tokens": 1_200_000, "seconds": 100}) + "\n")
+    data = Path(__file__).resolve().parents[2] / "examples" / "data" / "support_chat.jsonl"
+    options = {"model": "llama-3.1-8b-instruct", "gpus": ["H100@runpod-community"],
+               "epochs": 1}
+    with tuneport.Client(provider="local", home=home) as client:
+        est = client.estimate(data, **options)
+        rows = client.compare(data, model="llama-3.1-8b-instruct", providers=["local"],
+                              gpus=["H100@runpod-community"], epochs=1).rows
+    assert any("measured from your 1 local run(s)" in n for n in est.notes)
+    assert any("measured from your 1 local run(s)" in n for r in rows for n in r.notes)
+    with tuneport.Client(provider="local", home=tmp_path / "other") as client:
+        est = client.estimate(data, **options)
+    assert not any("measured" in n for n in est.notes)

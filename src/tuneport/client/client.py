@@ -373,6 +373,8 @@ class Client:
         """
         from tuneport import cost
 
+        # Measured local runs are read from this client's home, like its ledger and runs.
+        options.setdefault("home", self.settings.home)
         return cost.estimate(
             as_dataset(dataset), provider=(provider or self.provider).lower(), model=model,
             method=method, epochs=epochs, **options,
@@ -382,6 +384,7 @@ class Client:
         """Hosted vs self-hosted cost rows for ``model``; see :func:`tuneport.compare`."""
         from tuneport import cost
 
+        options.setdefault("home", self.settings.home)
         return cost.compare(as_dataset(dataset), model=model, **options)
 
     # -- following ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from tuneport._exceptions import (
@@ -24,7 +25,7 @@ from tuneport.catalog import Catalog, GpuEntry, ModelEntry, load_catalog
 from tuneport.cost._estimate_parts import Epochs
 from tuneport.cost._hosted_estimate import hosted_estimate
 from tuneport.cost._selfhosted_estimate import self_hosted_estimate
-from tuneport.cost._throughput import read_runs
+from tuneport.cost._throughput import read_runs, throughput_file
 from tuneport.cost._types import Comparison, CostEstimate, SkippedOption, TokenCounts
 
 __all__ = ["compare", "estimate", "parse_gpu_spec"]
@@ -141,8 +142,9 @@ def _self_hosted_options(
     specs: list[GpuSpec],
     validation_fraction: float,
     today: date,
+    runs_file: Path | None = None,
 ) -> tuple[list[CostEstimate], list[SkippedOption]]:
-    runs = read_runs(catalog)
+    runs = read_runs(catalog, runs_file)
     rows: list[CostEstimate] = []
     skipped: list[SkippedOption] = []
     for gpu, count, cloud in specs:
@@ -196,6 +198,7 @@ def estimate(
     gpus: Sequence[str] | str | None = None,
     catalog: Catalog | None = None,
     today: date | None = None,
+    home: str | Path | None = None,
 ) -> CostEstimate:
     """Estimate the cost of one fine-tune on one provider.
 
@@ -212,6 +215,8 @@ def estimate(
             ``"H100@runpod-secure"``.
         catalog: a catalog to use instead of :func:`~tuneport.catalog.load_catalog`.
         today: the date prices are aged against (default today).
+        home: the tuneport home whose measured local runs replace the default MFU
+            (default ``TUNEPORT_HOME``).
 
     Returns:
         The :class:`CostEstimate` (a range with itemized lines and assumptions).
@@ -237,7 +242,7 @@ def estimate(
     counts = _counts(data, pc.name, entry.hf_id or entry.id)
     rows, skipped = _self_hosted_options(
         counts, entry, catalog, method=method, epochs=epochs, specs=specs,
-        validation_fraction=validation_fraction, today=today,
+        validation_fraction=validation_fraction, today=today, runs_file=throughput_file(home),
     )
     if not rows:
         reasons = "; ".join(s.reason for s in skipped) or "no GPU in the catalog"
@@ -276,7 +281,7 @@ def _hosted_rows(
 
 def _self_hosted_rows(
     catalog: Catalog, local_entry: ModelEntry | None, canonical: str, specs: list[GpuSpec],
-    cache: _CountCache, options: dict[str, Any],
+    cache: _CountCache, options: dict[str, Any], runs_file: Path | None = None,
 ) -> tuple[list[CostEstimate], list[SkippedOption], TokenCounts | None]:
     """Rows for each GPU/cloud where the model fits; the rest, and why, as skipped."""
     if local_entry is None:
@@ -289,7 +294,7 @@ def _self_hosted_rows(
     counts = cache.get("local", local_entry.hf_id or local_entry.id, local_entry.tokenizer)
     try:
         rows, skipped = _self_hosted_options(counts, local_entry, catalog, specs=specs,
-                                             **options)
+                                             runs_file=runs_file, **options)
     except UnsupportedFeatureError as exc:  # e.g. a method the local backend lacks
         rows, skipped = [], [SkippedOption(provider="self-hosted", reason=str(exc))]
     return rows, skipped, counts
@@ -306,6 +311,7 @@ def compare(
     validation_fraction: float = 0.0,
     catalog: Catalog | None = None,
     today: date | None = None,
+    home: str | Path | None = None,
 ) -> Comparison:
     """Compare every hosted provider offering ``model`` and every GPU/cloud where it fits.
 
@@ -320,6 +326,8 @@ def compare(
         validation_fraction: share of examples held out for validation.
         catalog: a catalog to use instead of the default.
         today: the date prices are aged against.
+        home: the tuneport home whose measured local runs replace the default MFU
+            (default ``TUNEPORT_HOME``).
 
     Returns:
         A :class:`Comparison`, rows sorted by expected training cost (cheapest first), with
@@ -350,7 +358,7 @@ def compare(
                                                options)
     if wanted is None or "local" in wanted or "self-hosted" in wanted:
         more, why, counts = _self_hosted_rows(catalog, offers.get("local"), canonical, specs,
-                                              cache, options)
+                                              cache, options, throughput_file(home))
         rows.extend(more)
         skipped.extend(why)
         first_counts = first_counts or counts

@@ -33,9 +33,10 @@ _GPU_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-def throughput_file() -> Path:
-    """``TUNEPORT_HOME/throughput.jsonl`` (``TUNEPORT_HOME`` defaults to the user data dir)."""
-    home = os.environ.get("TUNEPORT_HOME")
+def throughput_file(home: str | Path | None = None) -> Path:
+    """``HOME/throughput.jsonl``: ``home`` if given (a ``Client(home=...)``), else
+    ``TUNEPORT_HOME``, which defaults to the user data dir."""
+    home = home or os.environ.get("TUNEPORT_HOME")
     if home:
         return Path(home).expanduser() / "throughput.jsonl"
     import platformdirs
