@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuneport._exceptions import DatasetError
+from tuneport.local.packing import group_by_length
 
 if TYPE_CHECKING:
     import torch
@@ -232,19 +233,7 @@ class PairBatch:
 def group_pairs(pairs: list[TokenizedPair], indices: list[int],
                 tokens_per_row: int) -> list[list[int]]:
     """Split one step's pairs into rows of at most ``tokens_per_row`` (a longer pair alone)."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    size = 0
-    for index in indices:
-        length = pairs[index].n_tokens
-        if current and size + length > tokens_per_row:
-            groups.append(current)
-            current, size = [], 0
-        current.append(index)
-        size += length
-    if current:
-        groups.append(current)
-    return groups
+    return group_by_length(indices, lambda i: pairs[i].n_tokens, tokens_per_row)
 
 
 def pack_pairs(pairs: list[TokenizedPair], indices: list[int]) -> PairBatch:

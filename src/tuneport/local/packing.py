@@ -12,6 +12,7 @@ most of the (vocabulary-sized) projection for chat data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ATTN_IMPLEMENTATION",
     "PackedBatch",
+    "group_by_length",
     "group_micro_batches",
     "pack",
     "packed_loss",
@@ -52,12 +54,23 @@ def group_micro_batches(examples: list[TokenizedExample], indices: list[int],
 
     An example longer than the cap gets a row of its own.
     """
+    return group_by_length(indices, lambda i: len(examples[i].input_ids),
+                           tokens_per_micro_batch)
+
+
+def group_by_length(indices: list[int], length_of: Callable[[int], int],
+                    budget: int) -> list[list[int]]:
+    """Greedy rows of consecutive ``indices`` whose lengths sum to at most ``budget``.
+
+    An item longer than the budget gets a row of its own. Shared by supervised examples
+    and DPO pairs, so both batch the same way.
+    """
     groups: list[list[int]] = []
     current: list[int] = []
     size = 0
     for index in indices:
-        length = len(examples[index].input_ids)
-        if current and size + length > tokens_per_micro_batch:
+        length = length_of(index)
+        if current and size + length > budget:
             groups.append(current)
             current, size = [], 0
         current.append(index)
